@@ -1,0 +1,49 @@
+//! AWS adapters: the one SDK configuration, the DynamoDB table and the SQS queue.
+//!
+//! Clients are built once per process (in `main.rs`) and shared by every request.
+//! `AWS_ENDPOINT_URL` (the SDK's standard override) points them at moto server locally.
+
+pub mod queue;
+pub mod table;
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+
+pub use queue::Queue;
+pub use table::Table;
+
+/// Loads the shared SDK configuration with bounded timeouts, so no AWS call can hang a request.
+pub async fn load_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
+}
+
+/// Describes an SDK error in words safe for a caller: the service's error code when there is
+/// one, else the kind of transport failure. Never a URL, a header or a credential.
+pub fn describe_sdk_error<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    match error {
+        SdkError::ServiceError(service) => {
+            service.err().code().unwrap_or("service error").to_owned()
+        }
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => "timed out".to_owned(),
+        SdkError::DispatchFailure(_) => "unreachable".to_owned(),
+        SdkError::ResponseError(_) => "unreadable response".to_owned(),
+        SdkError::ConstructionFailure(_) => "request could not be built".to_owned(),
+        _ => "unknown error".to_owned(),
+    }
+}

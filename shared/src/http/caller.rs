@@ -1,0 +1,317 @@
+//! Caller identity: who is calling, as the contract defines it.
+//!
+//! 1. API Gateway's JWT authorizer verified the token: its claims are in the request context.
+//! 2. No authorizer claims and `API_JWT_SECRET` set: we verify the bearer ourselves (HS256,
+//!    `exp` required).
+//! 3. Otherwise 401. No header or query parameter ever names the tenant directly.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use super::ApiError;
+use crate::config::{Env, vars};
+
+/// Longest tenant id we accept (the JWT `sub`).
+pub const MAX_TENANT_ID_LEN: usize = 256;
+
+/// The authenticated caller. The tenant is the JWT's `sub`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant every read and write of this request is scoped to.
+    pub tenant_id: String,
+}
+
+/// Verifies callers; built once per process.
+#[derive(Clone)]
+pub struct CallerAuth {
+    key: Option<DecodingKey>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for CallerAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerAuth")
+            .field("self_verification", &self.key.is_some())
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: Option<String>,
+}
+
+impl CallerAuth {
+    /// Reads `API_JWT_SECRET` (optional).
+    pub fn from_env(env: &Env) -> Self {
+        Self::new(env.optional_secret(vars::API_JWT_SECRET))
+    }
+
+    /// Self-verification with `secret`, or authorizer claims only when `None`.
+    pub fn new(secret: Option<SecretString>) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.leeway = 30;
+        Self {
+            key: secret.map(|s| DecodingKey::from_secret(s.expose_secret().as_bytes())),
+            validation,
+        }
+    }
+
+    /// Authenticates a Lambda HTTP request.
+    pub fn authenticate(&self, request: &Request) -> Result<Caller, ApiError> {
+        let claims = match request.request_context_ref() {
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|jwt| &jwt.claims),
+            _ => None,
+        };
+        let header = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    ApiError::Unauthorized("the Authorization header is not valid text".into())
+                })
+            })
+            .transpose()?;
+        self.authenticate_parts(claims, header)
+    }
+
+    /// The identity rules over their two inputs: authorizer claims and the `Authorization`
+    /// header.
+    pub fn authenticate_parts(
+        &self,
+        authorizer_claims: Option<&HashMap<String, String>>,
+        authorization: Option<&str>,
+    ) -> Result<Caller, ApiError> {
+        if let Some(claims) = authorizer_claims.filter(|c| !c.is_empty()) {
+            let sub = claims.get("sub").ok_or_else(|| {
+                ApiError::Unauthorized("the verified token has no sub claim".into())
+            })?;
+            return tenant_from_sub(sub);
+        }
+        let Some(key) = &self.key else {
+            return Err(ApiError::Unauthorized(
+                "no verified identity: this deployment expects API Gateway's JWT authorizer".into(),
+            ));
+        };
+        let header = authorization.ok_or_else(|| {
+            ApiError::Unauthorized("missing Authorization: Bearer <JWT> header".into())
+        })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header is not a Bearer token".into())
+            })?;
+        let data = decode::<Claims>(token, key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            let reason = match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidSignature => "the token's signature is invalid",
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    "the token's algorithm is not HS256"
+                }
+                ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim (exp, sub)",
+                _ => "the token is malformed",
+            };
+            ApiError::Unauthorized(reason.into())
+        })?;
+        let sub = data.claims.sub.ok_or_else(|| {
+            ApiError::Unauthorized("the token lacks a required claim (exp, sub)".into())
+        })?;
+        tenant_from_sub(&sub)
+    }
+}
+
+/// Checks that `sub` can safely name a tenant in storage keys.
+fn tenant_from_sub(sub: &str) -> Result<Caller, ApiError> {
+    let usable = !sub.is_empty()
+        && sub.len() <= MAX_TENANT_ID_LEN
+        && !sub.chars().any(|c| c.is_control() || c == '#');
+    if !usable {
+        return Err(ApiError::Unauthorized(
+            "the token's sub is not a usable tenant id (1-256 characters, no '#' or control characters)".into(),
+        ));
+    }
+    Ok(Caller {
+        tenant_id: sub.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{EncodingKey, Header, encode};
+    use serde_json::json;
+
+    const SECRET: &str = "test-secret-of-reasonable-length";
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+    }
+
+    fn token(claims: serde_json::Value, secret: &str) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("encode")
+    }
+
+    fn auth() -> CallerAuth {
+        CallerAuth::new(Some(SecretString::from(SECRET.to_owned())))
+    }
+
+    fn bearer(t: &str) -> String {
+        format!("Bearer {t}")
+    }
+
+    fn reason(result: Result<Caller, ApiError>) -> String {
+        match result {
+            Err(ApiError::Unauthorized(reason)) => reason,
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn good_token_names_the_tenant() {
+        let t = token(json!({"sub": "tenant-a", "exp": now() + 600}), SECRET);
+        let caller = auth()
+            .authenticate_parts(None, Some(&bearer(&t)))
+            .expect("valid");
+        assert_eq!(caller.tenant_id, "tenant-a");
+    }
+
+    #[test]
+    fn no_jwt_is_401() {
+        assert!(reason(auth().authenticate_parts(None, None)).contains("missing"));
+        assert!(reason(auth().authenticate_parts(None, Some("Basic abc"))).contains("Bearer"));
+        assert!(reason(auth().authenticate_parts(None, Some("Bearer "))).contains("Bearer"));
+    }
+
+    #[test]
+    fn bad_signature_is_401() {
+        let t = token(
+            json!({"sub": "tenant-a", "exp": now() + 600}),
+            "another-secret",
+        );
+        assert!(reason(auth().authenticate_parts(None, Some(&bearer(&t)))).contains("signature"));
+    }
+
+    #[test]
+    fn alg_none_is_401() {
+        // {"alg":"none","typ":"JWT"} . {"sub":"tenant-a","exp":<future>} . (empty signature)
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = b64(format!(r#"{{"sub":"tenant-a","exp":{}}}"#, now() + 600).as_bytes());
+        let t = format!("{header}.{payload}.");
+        reason(auth().authenticate_parts(None, Some(&bearer(&t))));
+    }
+
+    #[test]
+    fn other_algorithm_is_401() {
+        let claims = json!({"sub": "tenant-a", "exp": now() + 600});
+        let t = encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .expect("encode");
+        assert!(reason(auth().authenticate_parts(None, Some(&bearer(&t)))).contains("HS256"));
+    }
+
+    #[test]
+    fn expired_token_is_401() {
+        let t = token(json!({"sub": "tenant-a", "exp": now() - 3600}), SECRET);
+        assert!(reason(auth().authenticate_parts(None, Some(&bearer(&t)))).contains("expired"));
+    }
+
+    #[test]
+    fn missing_exp_or_sub_is_401() {
+        let t = token(json!({"sub": "tenant-a"}), SECRET);
+        assert!(reason(auth().authenticate_parts(None, Some(&bearer(&t)))).contains("claim"));
+        let t = token(json!({"exp": now() + 600}), SECRET);
+        assert!(reason(auth().authenticate_parts(None, Some(&bearer(&t)))).contains("claim"));
+    }
+
+    #[test]
+    fn hostile_sub_is_401() {
+        for sub in [
+            "",
+            "a#MEETING",
+            "line\nbreak",
+            &"x".repeat(MAX_TENANT_ID_LEN + 1),
+        ] {
+            let t = token(json!({"sub": sub, "exp": now() + 600}), SECRET);
+            assert!(
+                reason(auth().authenticate_parts(None, Some(&bearer(&t)))).contains("tenant id")
+            );
+        }
+    }
+
+    #[test]
+    fn garbage_token_is_401() {
+        for t in ["abc", "a.b.c", "....", &"A".repeat(10_000)] {
+            reason(auth().authenticate_parts(None, Some(&bearer(t))));
+        }
+    }
+
+    #[test]
+    fn authorizer_claims_win_over_the_header() {
+        let claims = HashMap::from([("sub".to_owned(), "tenant-from-authorizer".to_owned())]);
+        let without_secret = CallerAuth::new(None);
+        let caller = without_secret
+            .authenticate_parts(Some(&claims), Some("Bearer not-even-a-jwt"))
+            .expect("authorizer claims are trusted");
+        assert_eq!(caller.tenant_id, "tenant-from-authorizer");
+
+        let no_sub = HashMap::from([("scope".to_owned(), "x".to_owned())]);
+        assert!(reason(without_secret.authenticate_parts(Some(&no_sub), None)).contains("sub"));
+    }
+
+    #[test]
+    fn no_claims_and_no_secret_is_401() {
+        let t = token(json!({"sub": "tenant-a", "exp": now() + 600}), SECRET);
+        assert!(
+            reason(CallerAuth::new(None).authenticate_parts(None, Some(&bearer(&t))))
+                .contains("authorizer")
+        );
+    }
+
+    #[test]
+    fn reads_claims_from_a_gateway_request() {
+        let event = json!({
+            "version": "2.0", "routeKey": "$default", "rawPath": "/api/zoom/meetings", "rawQueryString": "",
+            "headers": {"authorization": "Bearer whatever"},
+            "requestContext": {
+                "accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d", "requestId": "r",
+                "routeKey": "$default", "stage": "$default", "time": "27/Nov/2026:00:00:00 +0000", "timeEpoch": 0,
+                "http": {"method": "GET", "path": "/api/zoom/meetings", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+                "authorizer": {"jwt": {"claims": {"sub": "tenant-z"}, "scopes": null}}
+            },
+            "isBase64Encoded": false
+        });
+        let request = lambda_http::request::from_str(&event.to_string()).expect("event parses");
+        let caller = CallerAuth::new(None)
+            .authenticate(&request)
+            .expect("claims");
+        assert_eq!(caller.tenant_id, "tenant-z");
+    }
+}

@@ -1,0 +1,14 @@
+//! HTTP plumbing shared by every API function: routing ([`router`]), caller identity
+//! ([`caller`]), the one error type and its problem+json form ([`problem`]), JSON responses
+//! ([`response`]) and the request loop that ties them together with metrics ([`serve`]).
+
+pub mod caller;
+pub mod problem;
+pub mod response;
+pub mod router;
+pub mod serve;
+
+pub use caller::{Caller, CallerAuth};
+pub use problem::{ApiError, FieldError};
+pub use response::json;
+pub use router::{Matched, PathParams, Router};

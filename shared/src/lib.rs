@@ -1,0 +1,17 @@
+//! Shared building blocks of the Zoom integration's Lambda functions.
+//!
+//! Organised by concept: [`config`] (environment, read once), [`http`] (routing, caller
+//! identity, problem+json errors, responses), [`aws`] (the DynamoDB and SQS adapters behind
+//! small ports), [`probe`] (dependency health checks), [`metrics`] (CloudWatch EMF lines) and
+//! [`telemetry`] (tracing setup).
+
+pub mod aws;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod probe;
+pub mod telemetry;
+pub mod zoom;
+
+/// The version of this build, reported by `GET /api/zoom/config`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

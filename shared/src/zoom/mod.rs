@@ -1,0 +1,4 @@
+//! Zoom facts the integration relies on, taken from Zoom's published OpenAPI documents in
+//! `../shared/zoom/specs/`.
+
+pub mod scopes;
