@@ -85,10 +85,22 @@ impl<R: Copy> Router<R> {
             }
         }
         if allow.is_empty() {
-            Err(ApiError::NotFound(format!("no route serves {path}")))
+            Err(ApiError::NotFound(format!(
+                "no route serves {}",
+                shorten(path)
+            )))
         } else {
             Err(ApiError::MethodNotAllowed { allow })
         }
+    }
+}
+
+/// A path as it may appear in an error detail: at most 200 characters.
+fn shorten(path: &str) -> String {
+    const MAX: usize = 200;
+    match path.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &path[..cut]),
+        None => path.to_owned(),
     }
 }
 

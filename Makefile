@@ -1,0 +1,33 @@
+# The two commands of the README: `make dev` (the whole local stack) and `make test`
+# (everything CI runs). Both install what they need on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: dev test bootstrap fmt clippy unit template e2e
+
+dev: bootstrap
+	tools/stack/stack.sh dev
+
+test: fmt clippy unit template e2e
+
+bootstrap:
+	tools/stack/stack.sh bootstrap
+
+fmt:
+	cargo fmt --all --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+unit:
+	cargo test --workspace --exclude zoom-e2e
+
+template: bootstrap
+	$(VENV)/bin/cfn-lint template.yaml
+	$(VENV)/bin/sam validate --region us-east-1 --template template.yaml
+	$(VENV)/bin/python tools/stack/check_template.py
+
+e2e: bootstrap
+	tools/stack/stack.sh e2e

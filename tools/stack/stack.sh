@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The local stack: moto server (DynamoDB, SQS, S3) + resources from template.yaml +
+# `cargo lambda watch` with the contract's router.
+#
+#   stack.sh bootstrap   install the pinned tools into ./.venv (idempotent)
+#   stack.sh dev         run the stack on the contract's ports until Ctrl-C
+#   stack.sh e2e [ARGS]  run the stack on free ports, run the end-to-end tests, stop it
+#
+# Variables already set (AWS_ENDPOINT_URL, ZOOM_*, API_JWT_SECRET, …) are honoured: with
+# AWS_ENDPOINT_URL set, no moto server is started and that endpoint is provisioned instead.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+VENV="$ROOT/.venv"
+STATE="$ROOT/.stack"
+REQUIREMENTS="$ROOT/tools/stack/requirements.txt"
+PIDS=()
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+bootstrap() {
+  local stamp="$VENV/.requirements.sha256"
+  local want
+  want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+  if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  log "installing pinned tools into .venv (first run only)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  echo "$want" > "$stamp"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for() { # url seconds: until anything answers HTTP at url
+  python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request, urllib.error
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+while True:
+    try:
+        urllib.request.urlopen(url, timeout=max(1.0, deadline - time.time()))
+        break
+    except urllib.error.HTTPError:
+        break
+    except Exception:
+        if time.time() > deadline:
+            sys.exit(f"[stack] timed out waiting for {url}")
+        time.sleep(0.2)
+PY
+}
+
+stop_all() {
+  local pid
+  for pid in "${PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]:-}"; do
+    [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
+  done
+  PIDS=()
+}
+
+# Starts a command in its own process group (so stopping it stops its children too).
+start() { # logfile cmd...
+  local logfile=$1; shift
+  setsid "$@" > "$logfile" 2>&1 &
+  PIDS+=("$!")
+}
+
+# start_stack MOTO_PORT WATCH_PORT PREFIX: exports the environment the functions and tests see.
+start_stack() {
+  local moto_port=$1 watch_port=$2 prefix=$3
+  mkdir -p "$STATE"
+  export PATH="$VENV/bin:$PATH"
+  export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+  if [[ -z "${AWS_ENDPOINT_URL:-}" ]]; then
+    export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
+    log "moto server on $AWS_ENDPOINT_URL"
+    start "$STATE/moto-$prefix.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+    wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
+  else
+    log "using the AWS endpoint already set: $AWS_ENDPOINT_URL"
+  fi
+  "$VENV/bin/python" tools/stack/provision.py --template template.yaml --prefix "$prefix" \
+    --env-out "$STATE/$prefix.env" > /dev/null
+  export ZOOM_STACK_ENV_FILE="$STATE/$prefix.env"
+  export ZOOM_REDIRECT_URI=${ZOOM_REDIRECT_URI:-http://localhost:$watch_port/api/auth/zoom/callback}
+  log "cargo lambda watch on http://127.0.0.1:$watch_port"
+  start "$STATE/watch-$prefix.log" cargo lambda watch --invoke-address 127.0.0.1 \
+    --invoke-port "$watch_port" --env-file "$ZOOM_STACK_ENV_FILE"
+  wait_for "http://127.0.0.1:$watch_port/" 120
+  export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
+}
+
+case "${1:-}" in
+  bootstrap)
+    bootstrap
+    ;;
+  dev)
+    bootstrap
+    trap 'log "stopping"; stop_all; exit 0' INT TERM
+    trap 'stop_all' EXIT
+    start_stack 4566 9000 zoom-local
+    log "ready: curl http://127.0.0.1:9000/api/zoom/health   (Ctrl-C stops everything)"
+    log "logs: $STATE/*.log"
+    tail -n +1 -f "$STATE/watch-zoom-local.log" &
+    PIDS+=("$!")
+    wait
+    ;;
+  e2e)
+    shift
+    bootstrap
+    trap 'stop_all' EXIT INT TERM
+    # Known values so the tests can prove no secret reaches a body or a log line.
+    export ZOOM_CLIENT_ID=${ZOOM_CLIENT_ID:-e2e-client-id}
+    export ZOOM_CLIENT_SECRET=${ZOOM_CLIENT_SECRET:-e2e-client-secret-$RANDOM$RANDOM}
+    export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-e2e-webhook-secret-$RANDOM$RANDOM}
+    export API_JWT_SECRET=${API_JWT_SECRET:-e2e-jwt-secret-$RANDOM$RANDOM}
+    start_stack "$(free_port)" "$(free_port)" "e2e-$$"
+    # Warm the function once so the first test does not pay for the compile.
+    wait_for "$ZOOM_E2E_API/api/zoom/config" 600
+    cargo test -p zoom-e2e "$@"
+    ;;
+  *)
+    sed -n '2,10p' "$0" >&2
+    exit 2
+    ;;
+esac
