@@ -103,6 +103,8 @@ case "${1:-}" in
     ;;
   dev)
     bootstrap
+    # Self-verified caller JWTs locally (mint one with tools/stack/mint_jwt.py).
+    export API_JWT_SECRET=${API_JWT_SECRET:-local-dev-jwt-secret}
     trap 'log "stopping"; stop_all; exit 0' INT TERM
     trap 'stop_all' EXIT
     start_stack 4566 9000 zoom-local
