@@ -113,10 +113,10 @@ mod tests {
     use serde_json::Value;
 
     fn spec(name: &str) -> Value {
-        let path = format!(
-            "{}/../../shared/zoom/specs/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        // `../shared/` beside the checkout holds Zoom's documents; ZOOM_SHARED_DIR overrides.
+        let dir = std::env::var("ZOOM_SHARED_DIR")
+            .unwrap_or_else(|_| format!("{}/../../shared", env!("CARGO_MANIFEST_DIR")));
+        let path = format!("{dir}/zoom/specs/{name}");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
         serde_json::from_str(&text).expect("spec is JSON")
     }
