@@ -10,7 +10,9 @@ export AWS_DEFAULT_REGION ?= us-east-1
 dev: bootstrap
 	tools/stack/stack.sh dev
 
-test: fmt clippy unit template e2e
+# `e2e` runs every test of the workspace (unit, simulator, end-to-end) in one cargo
+# invocation inside the running stack, so dependencies are built once.
+test: fmt clippy template e2e
 
 bootstrap:
 	tools/stack/stack.sh bootstrap

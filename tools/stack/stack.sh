@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The local stack: moto server (DynamoDB, SQS, S3) + resources from template.yaml +
-# `cargo lambda watch` with the contract's router.
+# The local stack: moto server (DynamoDB, SQS, S3) + resources from template.yaml + the Zoom
+# simulator (tools/zoom-sim) + `cargo lambda watch` with the contract's router.
 #
 #   stack.sh bootstrap   install the pinned tools into ./.venv (idempotent)
 #   stack.sh dev         run the stack on the contract's ports until Ctrl-C
-#   stack.sh e2e [ARGS]  run the stack on free ports, run the end-to-end tests, stop it
+#   stack.sh e2e [ARGS]  run the stack on free ports, run every test of the workspace
+#                        (`cargo test --workspace ARGS`), stop it
 #
 # Variables already set (AWS_ENDPOINT_URL, ZOOM_*, API_JWT_SECRET, …) are honoured: with
-# AWS_ENDPOINT_URL set, no moto server is started and that endpoint is provisioned instead.
+# AWS_ENDPOINT_URL set, no moto server is started and that endpoint is provisioned instead;
+# with ZOOM_API_BASE_URL set, no simulator is started and the functions call that Zoom.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -71,9 +73,10 @@ start() { # logfile cmd...
   PIDS+=("$!")
 }
 
-# start_stack MOTO_PORT WATCH_PORT PREFIX: exports the environment the functions and tests see.
+# start_stack MOTO_PORT WATCH_PORT SIM_PORT PREFIX: exports the environment the functions and
+# tests see.
 start_stack() {
-  local moto_port=$1 watch_port=$2 prefix=$3
+  local moto_port=$1 watch_port=$2 sim_port=$3 prefix=$4
   mkdir -p "$STATE"
   export PATH="$VENV/bin:$PATH"
   export AWS_REGION=${AWS_REGION:-us-east-1} AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
@@ -90,6 +93,22 @@ start_stack() {
     --env-out "$STATE/$prefix.env" > /dev/null
   export ZOOM_STACK_ENV_FILE="$STATE/$prefix.env"
   export ZOOM_REDIRECT_URI=${ZOOM_REDIRECT_URI:-http://localhost:$watch_port/api/auth/zoom/callback}
+  # The simulator and the functions share the OAuth app and webhook secret.
+  export ZOOM_CLIENT_ID=${ZOOM_CLIENT_ID:-sim-client-id}
+  export ZOOM_CLIENT_SECRET=${ZOOM_CLIENT_SECRET:-sim-client-secret}
+  export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-sim-webhook-secret}
+  if [[ -z "${ZOOM_API_BASE_URL:-}" ]]; then
+    cargo build --quiet -p zoom-sim
+    export ZOOM_SIM_URL="http://127.0.0.1:$sim_port"
+    export ZOOM_API_BASE_URL="$ZOOM_SIM_URL/v2" ZOOM_OAUTH_BASE_URL="$ZOOM_SIM_URL"
+    log "Zoom simulator on $ZOOM_SIM_URL"
+    ZOOM_SIM_LISTEN="127.0.0.1:$sim_port" \
+      ZOOM_SIM_WEBHOOK_URL="${ZOOM_SIM_WEBHOOK_URL:-http://127.0.0.1:$watch_port/api/zoom/webhooks}" \
+      start "$STATE/zoom-sim-$prefix.log" "$ROOT/target/debug/zoom-sim"
+    wait_for "$ZOOM_SIM_URL/_sim/health" 30
+  else
+    log "using the Zoom API already set: $ZOOM_API_BASE_URL"
+  fi
   log "cargo lambda watch on http://127.0.0.1:$watch_port"
   start "$STATE/watch-$prefix.log" cargo lambda watch --invoke-address 127.0.0.1 \
     --invoke-port "$watch_port" --env-file "$ZOOM_STACK_ENV_FILE"
@@ -107,7 +126,7 @@ case "${1:-}" in
     export API_JWT_SECRET=${API_JWT_SECRET:-local-dev-jwt-secret}
     trap 'log "stopping"; stop_all; exit 0' INT TERM
     trap 'stop_all' EXIT
-    start_stack 4566 9000 zoom-local
+    start_stack 4566 9000 9100 zoom-local
     log "ready: curl http://127.0.0.1:9000/api/zoom/health   (Ctrl-C stops everything)"
     log "logs: $STATE/*.log"
     tail -n +1 -f "$STATE/watch-zoom-local.log" &
@@ -123,10 +142,10 @@ case "${1:-}" in
     export ZOOM_CLIENT_SECRET=${ZOOM_CLIENT_SECRET:-e2e-client-secret-$RANDOM$RANDOM}
     export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-e2e-webhook-secret-$RANDOM$RANDOM}
     export API_JWT_SECRET=${API_JWT_SECRET:-e2e-jwt-secret-$RANDOM$RANDOM}
-    start_stack "$(free_port)" "$(free_port)" "e2e-$$"
+    start_stack "$(free_port)" "$(free_port)" "$(free_port)" "e2e-$$"
     # Warm the function once so the first test does not pay for the compile.
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
-    cargo test -p zoom-e2e "$@"
+    cargo test --workspace "$@"
     ;;
   *)
     sed -n '2,10p' "$0" >&2
