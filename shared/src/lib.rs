@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod probe;
 pub mod telemetry;
+pub mod tokens;
 pub mod zoom;
 
 /// The version of this build, reported by `GET /api/zoom/config`.

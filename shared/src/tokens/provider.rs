@@ -1,0 +1,562 @@
+//! Fresh access tokens for a tenant, refreshed at most once per expiry across every process.
+//!
+//! Zoom's refresh tokens rotate and the old one dies at once, so two concurrent refreshes lose
+//! the connection. The rules:
+//! - a token with less than [`REFRESH_SKEW_SECS`] left, or one Zoom just answered 401 (code
+//!   124) for, is refreshed;
+//! - inside one process, callers for a tenant queue on one lock (single flight);
+//! - across processes, only the holder of the item's lease (a conditional write) refreshes; it
+//!   stores the new pair with a version check, the others wait and re-read;
+//! - on `invalid_grant` the item is re-read first: only if nobody else refreshed meanwhile is
+//!   the connection marked `needs_reauth`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::store::{Connection, ConnectionStatus, ConnectionStore, Refreshed, StoreError};
+use super::vault::{Vault, VaultError};
+use crate::metrics::Metrics;
+use crate::zoom::oauth::{OAuthError, TokenGrant, ZoomOAuth};
+
+/// Refresh when less than this many seconds are left.
+pub const REFRESH_SKEW_SECS: i64 = 300;
+/// How long a refresh lease lasts.
+pub const LEASE_SECS: i64 = 15;
+/// How long a caller waits for another process's refresh.
+pub const PEER_WAIT: Duration = Duration::from_secs(8);
+
+/// The port that refreshes tokens at Zoom ([`ZoomOAuth`] in production).
+pub trait Refresher: Send + Sync {
+    /// Exchanges a refresh token.
+    fn refresh(
+        &self,
+        refresh_token: &SecretString,
+    ) -> impl Future<Output = Result<TokenGrant, OAuthError>> + Send;
+}
+
+impl Refresher for ZoomOAuth {
+    async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, OAuthError> {
+        ZoomOAuth::refresh(self, refresh_token).await
+    }
+}
+
+/// A usable access token.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    /// The bearer token.
+    pub access_token: SecretString,
+    /// The API base Zoom returned with it, if any.
+    pub api_url: Option<String>,
+}
+
+/// Why no token could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The tenant never connected (or disconnected).
+    #[error("this tenant has no Zoom connection")]
+    NotConnected,
+    /// The refresh token is dead, or the stored tokens are unusable.
+    #[error("the Zoom connection needs to be authorized again")]
+    NeedsReauth,
+    /// Zoom's token endpoint failed (not `invalid_grant`).
+    #[error("Zoom token refresh failed: {0}")]
+    Upstream(String),
+    /// Another process holds the refresh lease for too long.
+    #[error("a token refresh is in progress; try again shortly")]
+    Busy,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Sealing owner for a tenant's token field.
+pub fn owner(tenant: &str, field: &str) -> String {
+    format!("tenant:{tenant}|{field}")
+}
+
+/// Seconds since the epoch.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+/// Hands out fresh user-OAuth tokens.
+pub struct TokenProvider<S, R> {
+    store: S,
+    refresher: R,
+    vault: Arc<Vault>,
+    metrics: Metrics,
+    owner_id: String,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// What the caller already knows is stale.
+enum Stale {
+    /// The stored token is close to expiry.
+    Expiring,
+    /// Zoom rejected this token.
+    Rejected(SecretString),
+}
+
+impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
+    /// A provider over `store` and `refresher`.
+    pub fn new(store: S, refresher: R, vault: Arc<Vault>, metrics: Metrics) -> Self {
+        let mut id = [0u8; 12];
+        let _ = aws_lc_rs::rand::fill(&mut id);
+        Self {
+            store,
+            refresher,
+            vault,
+            metrics,
+            owner_id: id.iter().map(|b| format!("{b:02x}")).collect(),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store (for handlers that read the connection too).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// A token with at least [`REFRESH_SKEW_SECS`] left, refreshing if needed.
+    pub async fn fresh(&self, tenant: &str) -> Result<Credential, TokenError> {
+        let connection = self.usable(tenant).await?;
+        if connection.access_expires_at - now_secs() > REFRESH_SKEW_SECS {
+            return self.credential(&connection);
+        }
+        self.refresh(tenant, Stale::Expiring).await
+    }
+
+    /// After Zoom answered 401 (code 124) for `used`: a refreshed token, once.
+    pub async fn after_unauthorized(
+        &self,
+        tenant: &str,
+        used: &Credential,
+    ) -> Result<Credential, TokenError> {
+        self.refresh(tenant, Stale::Rejected(used.access_token.clone()))
+            .await
+    }
+
+    async fn usable(&self, tenant: &str) -> Result<Connection, TokenError> {
+        match self.store.get(tenant).await? {
+            None => Err(TokenError::NotConnected),
+            Some(c) if c.status == ConnectionStatus::NeedsReauth => Err(TokenError::NeedsReauth),
+            Some(c) => Ok(c),
+        }
+    }
+
+    fn open(
+        &self,
+        connection: &Connection,
+        field: &str,
+        sealed: &str,
+    ) -> Result<SecretString, TokenError> {
+        self.vault
+            .open(&owner(&connection.tenant_id, field), sealed)
+            .map_err(|e: VaultError| {
+                tracing::warn!(error = %e, "stored Zoom token does not decrypt for this tenant");
+                TokenError::NeedsReauth
+            })
+    }
+
+    fn credential(&self, connection: &Connection) -> Result<Credential, TokenError> {
+        Ok(Credential {
+            access_token: self.open(connection, "access", &connection.access_token)?,
+            api_url: connection.api_url.clone(),
+        })
+    }
+
+    fn lock_for(&self, tenant: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(tenant.to_owned()).or_default().clone()
+    }
+
+    /// Whether `connection` already holds a token newer than what the caller saw.
+    fn already_fresh(
+        &self,
+        connection: &Connection,
+        stale: &Stale,
+    ) -> Result<Option<Credential>, TokenError> {
+        if connection.access_expires_at - now_secs() <= REFRESH_SKEW_SECS {
+            return Ok(None);
+        }
+        match stale {
+            Stale::Expiring => self.credential(connection).map(Some),
+            Stale::Rejected(used) => {
+                let current = self.credential(connection)?;
+                if current.access_token.expose_secret() == used.expose_secret() {
+                    Ok(None)
+                } else {
+                    Ok(Some(current))
+                }
+            }
+        }
+    }
+
+    async fn refresh(&self, tenant: &str, stale: Stale) -> Result<Credential, TokenError> {
+        let lock = self.lock_for(tenant);
+        let _single_flight = lock.lock().await;
+        let deadline = tokio::time::Instant::now() + PEER_WAIT;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let connection = self.usable(tenant).await?;
+            if let Some(credential) = self.already_fresh(&connection, &stale)? {
+                return Ok(credential);
+            }
+            let now = now_secs();
+            if self
+                .store
+                .try_lease(tenant, &self.owner_id, now, now + LEASE_SECS)
+                .await?
+            {
+                return self.refresh_holding_lease(connection).await;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TokenError::Busy);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(400));
+        }
+    }
+
+    async fn refresh_holding_lease(
+        &self,
+        connection: Connection,
+    ) -> Result<Credential, TokenError> {
+        let tenant = connection.tenant_id.clone();
+        let refresh_token = match self.open(&connection, "refresh", &connection.refresh_token) {
+            Ok(token) => token,
+            Err(e) => {
+                self.store
+                    .mark_needs_reauth(&tenant, connection.version)
+                    .await?;
+                return Err(e);
+            }
+        };
+        match self.refresher.refresh(&refresh_token).await {
+            Ok(grant) => {
+                let sealed = |field: &str, token: &SecretString| {
+                    self.vault
+                        .seal(&owner(&tenant, field), token.expose_secret())
+                        .map_err(|e| TokenError::Upstream(format!("sealing failed: {e}")))
+                };
+                let new_refresh = grant
+                    .refresh_token
+                    .clone()
+                    .unwrap_or_else(|| refresh_token.clone());
+                let mut update = Refreshed {
+                    tenant_id: tenant.clone(),
+                    expected_version: connection.version,
+                    access_token: sealed("access", &grant.access_token)?,
+                    refresh_token: sealed("refresh", &new_refresh)?,
+                    access_expires_at: now_secs() + grant.expires_in as i64,
+                    scopes: if grant.scopes.is_empty() {
+                        connection.scopes.clone()
+                    } else {
+                        grant.scopes.clone()
+                    },
+                    api_url: grant.api_url.clone(),
+                    force: false,
+                };
+                if !self.store.store_refreshed(&update).await? {
+                    // Our grant is the only live one now (the old refresh token is dead):
+                    // keep it rather than lose the connection.
+                    tracing::warn!(
+                        "connection changed during refresh; storing the new tokens anyway"
+                    );
+                    update.force = true;
+                    self.store.store_refreshed(&update).await?;
+                }
+                self.metrics
+                    .count("TokenRefresh", 1.0, &[("Outcome", "success")]);
+                tracing::info!("zoom token refreshed");
+                Ok(Credential {
+                    access_token: grant.access_token,
+                    api_url: grant.api_url.or(connection.api_url),
+                })
+            }
+            Err(OAuthError::InvalidGrant { .. }) => {
+                self.store.release_lease(&tenant, &self.owner_id).await?;
+                // Did another process refresh meanwhile? Then its tokens are good.
+                if let Some(current) = self.store.get(&tenant).await?
+                    && current.version != connection.version
+                    && current.status == ConnectionStatus::Active
+                {
+                    return self.credential(&current);
+                }
+                self.store
+                    .mark_needs_reauth(&tenant, connection.version)
+                    .await?;
+                self.metrics
+                    .count("TokenRefresh", 1.0, &[("Outcome", "needs_reauth")]);
+                tracing::warn!("zoom refresh token rejected; connection needs re-authorization");
+                Err(TokenError::NeedsReauth)
+            }
+            Err(other) => {
+                self.store.release_lease(&tenant, &self.owner_id).await?;
+                self.metrics
+                    .count("TokenRefresh", 1.0, &[("Outcome", "failure")]);
+                Err(TokenError::Upstream(other.to_string()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An in-memory [`ConnectionStore`] with DynamoDB's conditional semantics.
+    #[derive(Default)]
+    struct MemoryStore {
+        items: Mutex<HashMap<String, (Connection, Option<(String, i64)>)>>,
+    }
+
+    impl ConnectionStore for Arc<MemoryStore> {
+        async fn get(&self, tenant: &str) -> Result<Option<Connection>, StoreError> {
+            Ok(self
+                .items
+                .lock()
+                .expect("lock")
+                .get(tenant)
+                .map(|(c, _)| c.clone()))
+        }
+        async fn put(&self, c: &Connection) -> Result<(), StoreError> {
+            self.items
+                .lock()
+                .expect("lock")
+                .insert(c.tenant_id.clone(), (c.clone(), None));
+            Ok(())
+        }
+        async fn try_lease(
+            &self,
+            tenant: &str,
+            owner: &str,
+            now: i64,
+            until: i64,
+        ) -> Result<bool, StoreError> {
+            let mut items = self.items.lock().expect("lock");
+            let Some((_, lease)) = items.get_mut(tenant) else {
+                return Ok(false);
+            };
+            if lease.as_ref().is_some_and(|(_, u)| *u >= now) {
+                return Ok(false);
+            }
+            *lease = Some((owner.to_owned(), until));
+            Ok(true)
+        }
+        async fn release_lease(&self, tenant: &str, owner: &str) -> Result<(), StoreError> {
+            if let Some((_, lease)) = self.items.lock().expect("lock").get_mut(tenant)
+                && lease.as_ref().is_some_and(|(o, _)| o == owner)
+            {
+                *lease = None;
+            }
+            Ok(())
+        }
+        async fn store_refreshed(&self, r: &Refreshed) -> Result<bool, StoreError> {
+            let mut items = self.items.lock().expect("lock");
+            let Some((c, lease)) = items.get_mut(&r.tenant_id) else {
+                return Ok(false);
+            };
+            if !r.force && c.version != r.expected_version {
+                return Ok(false);
+            }
+            c.access_token = r.access_token.clone();
+            c.refresh_token = r.refresh_token.clone();
+            c.access_expires_at = r.access_expires_at;
+            c.version += 1;
+            *lease = None;
+            Ok(true)
+        }
+        async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
+            let mut items = self.items.lock().expect("lock");
+            let Some((c, lease)) = items.get_mut(tenant) else {
+                return Ok(false);
+            };
+            if c.version != version {
+                return Ok(false);
+            }
+            c.status = ConnectionStatus::NeedsReauth;
+            c.version += 1;
+            *lease = None;
+            Ok(true)
+        }
+    }
+
+    /// A Zoom token endpoint with rotation: each refresh token works once.
+    #[derive(Default)]
+    struct RotatingZoom {
+        live: Mutex<Option<String>>,
+        calls: AtomicUsize,
+        invalid: AtomicUsize,
+    }
+
+    impl Refresher for Arc<RotatingZoom> {
+        async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, OAuthError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let mut live = self.live.lock().expect("lock");
+            if live.as_deref() != Some(refresh_token.expose_secret()) {
+                self.invalid.fetch_add(1, Ordering::SeqCst);
+                return Err(OAuthError::InvalidGrant {
+                    reason: "Invalid Token!".into(),
+                });
+            }
+            let next = format!("rt-{n}");
+            *live = Some(next.clone());
+            Ok(TokenGrant {
+                access_token: SecretString::from(format!("at-{n}")),
+                refresh_token: Some(SecretString::from(next)),
+                expires_in: 3600,
+                scopes: vec![],
+                api_url: None,
+            })
+        }
+    }
+
+    fn vault() -> Arc<Vault> {
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        Arc::new(Vault::from_spec(&SecretString::from(format!("k1:{key}"))).expect("vault"))
+    }
+
+    async fn setup(expires_in: i64) -> (Arc<MemoryStore>, Arc<RotatingZoom>, Arc<Vault>) {
+        let store = Arc::new(MemoryStore::default());
+        let zoom = Arc::new(RotatingZoom::default());
+        *zoom.live.lock().expect("lock") = Some("rt-initial".into());
+        let vault = vault();
+        let connection = Connection {
+            tenant_id: "acme".into(),
+            zoom_user_id: "u".into(),
+            zoom_account_id: "a".into(),
+            email: "e@x".into(),
+            scopes: vec![],
+            api_url: None,
+            access_token: vault
+                .seal(&owner("acme", "access"), "at-initial")
+                .expect("seal"),
+            refresh_token: vault
+                .seal(&owner("acme", "refresh"), "rt-initial")
+                .expect("seal"),
+            access_expires_at: now_secs() + expires_in,
+            status: ConnectionStatus::Active,
+            version: 1,
+            connected_at: now_secs(),
+        };
+        store.put(&connection).await.expect("put");
+        (store, zoom, vault)
+    }
+
+    fn provider(
+        store: &Arc<MemoryStore>,
+        zoom: &Arc<RotatingZoom>,
+        vault: &Arc<Vault>,
+    ) -> Arc<TokenProvider<Arc<MemoryStore>, Arc<RotatingZoom>>> {
+        Arc::new(TokenProvider::new(
+            store.clone(),
+            zoom.clone(),
+            vault.clone(),
+            Metrics::in_memory("t").0,
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_is_used_without_refreshing() {
+        let (store, zoom, vault) = setup(3600).await;
+        let credential = provider(&store, &zoom, &vault)
+            .fresh("acme")
+            .await
+            .expect("token");
+        assert_eq!(credential.access_token.expose_secret(), "at-initial");
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_in_many_processes_cause_one_refresh() {
+        let (store, zoom, vault) = setup(60).await;
+        // Four "processes": four providers (own locks, own owner ids) over one store.
+        let providers: Vec<_> = (0..4).map(|_| provider(&store, &zoom, &vault)).collect();
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let p = providers[i % 4].clone();
+            tasks.push(tokio::spawn(async move {
+                p.fresh("acme")
+                    .await
+                    .map(|c| c.access_token.expose_secret().to_owned())
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.expect("join").expect("token"), "at-0");
+        }
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_token_is_refreshed_once_for_everyone() {
+        let (store, zoom, vault) = setup(3600).await;
+        let providers: Vec<_> = (0..4).map(|_| provider(&store, &zoom, &vault)).collect();
+        let used = providers[0].fresh("acme").await.expect("token");
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let p = providers[i % 4].clone();
+            let used = used.clone();
+            tasks.push(tokio::spawn(async move {
+                p.after_unauthorized("acme", &used)
+                    .await
+                    .map(|c| c.access_token.expose_secret().to_owned())
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.expect("join").expect("token"), "at-0");
+        }
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_dead_refresh_token_marks_needs_reauth() {
+        let (store, zoom, vault) = setup(0).await;
+        *zoom.live.lock().expect("lock") = Some("something-else".into());
+        let p = provider(&store, &zoom, &vault);
+        assert!(matches!(
+            p.fresh("acme").await,
+            Err(TokenError::NeedsReauth)
+        ));
+        assert_eq!(
+            store.get("acme").await.expect("get").expect("item").status,
+            ConnectionStatus::NeedsReauth
+        );
+        assert!(
+            matches!(p.fresh("acme").await, Err(TokenError::NeedsReauth)),
+            "no second refresh attempt"
+        );
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_ciphertext_of_another_tenant_is_refused() {
+        let (store, zoom, vault) = setup(3600).await;
+        let mut stolen = store.get("acme").await.expect("get").expect("item");
+        stolen.tenant_id = "mallory".into();
+        store.put(&stolen).await.expect("put");
+        assert!(matches!(
+            provider(&store, &zoom, &vault).fresh("mallory").await,
+            Err(TokenError::NeedsReauth)
+        ));
+    }
+
+    #[tokio::test]
+    async fn no_connection_is_not_connected() {
+        let (store, zoom, vault) = setup(3600).await;
+        assert!(matches!(
+            provider(&store, &zoom, &vault).fresh("nobody").await,
+            Err(TokenError::NotConnected)
+        ));
+    }
+}
