@@ -312,10 +312,13 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// A stored connection and its lease (owner, until).
+    type Entry = (Connection, Option<(String, i64)>);
+
     /// An in-memory [`ConnectionStore`] with DynamoDB's conditional semantics.
     #[derive(Default)]
     struct MemoryStore {
-        items: Mutex<HashMap<String, (Connection, Option<(String, i64)>)>>,
+        items: Mutex<HashMap<String, Entry>>,
     }
 
     impl ConnectionStore for Arc<MemoryStore> {
