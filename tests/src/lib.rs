@@ -109,19 +109,34 @@ pub fn free_port() -> u16 {
 }
 
 /// A second `cargo lambda watch`, with environment overrides, on its own port; stopped (with
-/// every process it started) when dropped.
+/// every process it started) when dropped. Its output is kept in a log file.
 pub struct ExtraWatch {
     child: Child,
     /// Its base URL.
     pub api: String,
+    /// Its port.
+    pub port: u16,
+    /// Where its output (and its functions' logs) go.
+    pub log: std::path::PathBuf,
 }
 
 impl ExtraWatch {
     /// Starts one with the stack's environment plus `overrides`, and waits until `probe_path`
     /// answers (which also builds and starts the function serving it).
     pub async fn start(overrides: &[(&str, &str)], probe_path: &str) -> Self {
+        Self::start_on(free_port(), overrides, 1, probe_path).await
+    }
+
+    /// As [`ExtraWatch::start`], on `port`, with up to `concurrency` processes per function.
+    pub async fn start_on(
+        port: u16,
+        overrides: &[(&str, &str)],
+        concurrency: u32,
+        probe_path: &str,
+    ) -> Self {
         use std::os::unix::process::CommandExt;
-        let port = free_port();
+        let log = std::env::temp_dir().join(format!("zoom-e2e-watch-{port}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new("cargo");
         command
             .current_dir(workspace_root())
@@ -133,9 +148,10 @@ impl ExtraWatch {
                 "127.0.0.1",
             ])
             .args(["--invoke-port", &port.to_string()])
+            .args(["--concurrency", &concurrency.to_string()])
             .args(["--env-file", &env("ZOOM_STACK_ENV_FILE")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
             .process_group(0);
         for (name, value) in overrides {
             command.args(["--env-var", &format!("{name}={value}")]);
@@ -144,6 +160,8 @@ impl ExtraWatch {
         let watch = Self {
             child,
             api: format!("http://127.0.0.1:{port}"),
+            port,
+            log,
         };
         let deadline = Instant::now() + Duration::from_secs(300);
         let http = client();
@@ -161,6 +179,11 @@ impl ExtraWatch {
         }
         watch
     }
+
+    /// Everything it logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
 }
 
 impl Drop for ExtraWatch {
@@ -168,6 +191,170 @@ impl Drop for ExtraWatch {
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A Zoom simulator of a test's own (so counters are not shared with other tests).
+pub struct SimProcess {
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl SimProcess {
+    /// Starts `zoom-sim` on a free port with the stack's OAuth app plus `overrides`.
+    pub fn start(overrides: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut command = Command::new(env("ZOOM_SIM_BIN"));
+        command
+            .env("ZOOM_SIM_LISTEN", "127.0.0.1:0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        for (name, value) in overrides {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("zoom-sim starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("zoom-sim announces itself");
+        let url = line
+            .trim()
+            .strip_prefix("zoom-sim listening on ")
+            .expect("url line")
+            .to_owned();
+        Self { child, url }
+    }
+
+    /// `GET /_sim/{path}`.
+    pub async fn get(&self, path: &str) -> Value {
+        send(client().get(format!("{}/_sim/{path}", self.url)))
+            .await
+            .json()
+    }
+
+    /// `POST /_sim/{path}` with a JSON body.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let answer = send(
+            client()
+                .post(format!("{}/_sim/{path}", self.url))
+                .json(&body),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "sim admin {path}: {}", answer.text);
+        answer.json()
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A simulator and a watch of a test's own, wired to each other.
+pub struct Isolated {
+    /// The simulator.
+    pub sim: SimProcess,
+    /// The functions.
+    pub watch: ExtraWatch,
+}
+
+/// Starts an isolated simulator + watch (`concurrency` processes per function), with extra
+/// function environment `overrides`.
+pub async fn isolated(overrides: &[(&str, &str)], concurrency: u32) -> Isolated {
+    isolated_with(&[], overrides, concurrency).await
+}
+
+/// As [`isolated`], with extra simulator settings `sim_env` (e.g. `ZOOM_SIM_PLAN`).
+pub async fn isolated_with(
+    sim_env: &[(&str, &str)],
+    overrides: &[(&str, &str)],
+    concurrency: u32,
+) -> Isolated {
+    let port = free_port();
+    let redirect = format!("http://localhost:{port}/api/auth/zoom/callback");
+    let hooks = format!("http://127.0.0.1:{port}/api/zoom/webhooks");
+    let mut sim_settings: Vec<(&str, &str)> = vec![
+        ("ZOOM_REDIRECT_URI", redirect.as_str()),
+        ("ZOOM_SIM_WEBHOOK_URL", hooks.as_str()),
+        ("ZOOM_SIM_WEBHOOK_RETRY_DELAYS_MS", "300,300,300"),
+    ];
+    sim_settings.extend_from_slice(sim_env);
+    let sim = SimProcess::start(&sim_settings);
+    let api = format!("{}/v2", sim.url);
+    let mut env_vars: Vec<(&str, &str)> = vec![
+        ("ZOOM_API_BASE_URL", api.as_str()),
+        ("ZOOM_OAUTH_BASE_URL", sim.url.as_str()),
+        ("ZOOM_REDIRECT_URI", redirect.as_str()),
+    ];
+    env_vars.extend_from_slice(overrides);
+    let watch = ExtraWatch::start_on(port, &env_vars, concurrency, "/api/zoom/health").await;
+    Isolated { sim, watch }
+}
+
+/// Runs the browser OAuth flow for `tenant` against `api` (the watch): authorize, follow the
+/// simulator's redirect to our callback, land on the app URL. Returns that final URL.
+pub async fn connect(api: &str, tenant: &str) -> String {
+    let http = client();
+    let started = send(
+        http.get(format!("{api}/api/zoom/auth/authorize"))
+            .bearer_auth(jwt(tenant)),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let authorize_url = started.json()["authorize_url"]
+        .as_str()
+        .expect("authorize_url")
+        .to_owned();
+    let at_zoom = send(http.get(&authorize_url)).await;
+    assert_eq!(at_zoom.status, 302, "{}", at_zoom.text);
+    let callback = at_zoom
+        .header("location")
+        .expect("redirect to our callback")
+        .to_owned();
+    let landed = send(http.get(&callback)).await;
+    assert_eq!(landed.status, 302, "{}", landed.text);
+    landed
+        .header("location")
+        .expect("redirect to the app")
+        .to_owned()
+}
+
+/// The DynamoDB table of the stack, through the emulator.
+pub async fn dynamodb() -> (aws_sdk_dynamodb::Client, String) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let env_file = std::fs::read_to_string(env("ZOOM_STACK_ENV_FILE")).expect("stack env file");
+    let table = env_file
+        .lines()
+        .find_map(|l| l.strip_prefix("ZOOM_TABLE_NAME="))
+        .expect("table name")
+        .to_owned();
+    (aws_sdk_dynamodb::Client::new(&config), table)
+}
+
+/// Every item of the table, as JSON-ish text per item.
+pub async fn scan_table() -> Vec<String> {
+    let (client, table) = dynamodb().await;
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(&table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        items.extend(page.items().iter().map(|i| format!("{i:?}")));
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return items;
+        }
     }
 }
 

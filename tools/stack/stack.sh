@@ -97,9 +97,12 @@ start_stack() {
   export ZOOM_CLIENT_ID=${ZOOM_CLIENT_ID:-sim-client-id}
   export ZOOM_CLIENT_SECRET=${ZOOM_CLIENT_SECRET:-sim-client-secret}
   export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-sim-webhook-secret}
+  # The token vault's key (AWS: from Secrets Manager). Fresh per run: the emulator is empty too.
+  export ZOOM_TOKEN_KEYS=${ZOOM_TOKEN_KEYS:-local:$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')}
+  export ZOOM_APP_RETURN_URL=${ZOOM_APP_RETURN_URL:-http://localhost:3000/integrations/zoom}
   if [[ -z "${ZOOM_API_BASE_URL:-}" ]]; then
     cargo build --quiet -p zoom-sim
-    export ZOOM_SIM_URL="http://127.0.0.1:$sim_port"
+    export ZOOM_SIM_URL="http://127.0.0.1:$sim_port" ZOOM_SIM_BIN="$ROOT/target/debug/zoom-sim"
     export ZOOM_API_BASE_URL="$ZOOM_SIM_URL/v2" ZOOM_OAUTH_BASE_URL="$ZOOM_SIM_URL"
     log "Zoom simulator on $ZOOM_SIM_URL"
     ZOOM_SIM_LISTEN="127.0.0.1:$sim_port" \
@@ -145,7 +148,14 @@ case "${1:-}" in
     start_stack "$(free_port)" "$(free_port)" "$(free_port)" "e2e-$$"
     # Warm the function once so the first test does not pay for the compile.
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
-    cargo test --workspace "$@"
+    set +e
+    cargo test --workspace --no-fail-fast "$@"
+    status=$?
+    set -e
+    # Captured-log check over the whole run: no credential the simulator issued, and no secret
+    # of the stack, appears in any log line of the functions.
+    "$VENV/bin/python" tools/stack/check_logs.py --sim "${ZOOM_SIM_URL:-}" "$STATE"/watch-e2e-$$.log || status=1
+    exit $status
     ;;
   *)
     sed -n '2,10p' "$0" >&2

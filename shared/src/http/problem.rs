@@ -45,6 +45,15 @@ pub enum ApiError {
     /// 403: the caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// 401 with a `reauth_url` hint: the tenant's Zoom connection must be authorized again.
+    #[error("zoom reauthorization required")]
+    ZoomReauthRequired {
+        /// Where to start the OAuth flow again.
+        reauth_url: String,
+    },
+    /// 409: the request conflicts with the current state (e.g. Zoom not connected).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// 404: nothing here (also for another tenant's identifiers).
     #[error("not found: {0}")]
     NotFound(String),
@@ -95,7 +104,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) | Self::Validation(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized(_) | Self::ZoomReauthRequired { .. } => StatusCode::UNAUTHORIZED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -115,6 +125,8 @@ impl ApiError {
             Self::BadRequest(_) => "bad-request",
             Self::Validation(_) => "validation-failed",
             Self::Unauthorized(_) => "unauthorized",
+            Self::ZoomReauthRequired { .. } => "zoom-reauthorization-required",
+            Self::Conflict(_) => "conflict",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
@@ -136,6 +148,7 @@ impl ApiError {
             | Self::Unauthorized(d)
             | Self::Forbidden(d)
             | Self::NotFound(d)
+            | Self::Conflict(d)
             | Self::UnsupportedMediaType(d)
             | Self::BadGateway(d)
             | Self::GatewayTimeout(d) => d.clone(),
@@ -155,12 +168,19 @@ impl ApiError {
                 format!("the request body is larger than the limit of {limit} bytes")
             }
             Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            Self::ZoomReauthRequired { .. } => {
+                "the Zoom connection is no longer authorized; connect Zoom again".to_owned()
+            }
         };
         let mut extensions = Map::new();
         match self {
             Self::ServiceUnavailable { extensions: e, .. } => extensions.clone_from(e),
             Self::TooManyRequests { retry_after, .. } => {
                 extensions.insert("retry_after".into(), Value::from(*retry_after));
+            }
+            Self::ZoomReauthRequired { reauth_url } => {
+                extensions.insert("reauth_url".into(), Value::from(reauth_url.as_str()));
+                extensions.insert("needs_reauth".into(), Value::from(true));
             }
             _ => {}
         }

@@ -10,8 +10,7 @@ use oauth2::basic::{
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, RevocationUrl, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -61,7 +60,7 @@ type ZoomClient = oauth2::Client<
     EndpointSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointSet,
+    EndpointNotSet,
     EndpointSet,
 >;
 
@@ -118,6 +117,7 @@ pub struct ZoomOAuth {
     client: ZoomClient,
     http: reqwest::Client,
     token_url: String,
+    revoke_url: String,
     client_id: String,
     client_secret: SecretString,
 }
@@ -156,10 +156,6 @@ impl ZoomOAuth {
             .set_token_uri(
                 TokenUrl::new(token_url.clone()).map_err(|_| invalid(vars::ZOOM_OAUTH_BASE_URL))?,
             )
-            .set_revocation_url(
-                RevocationUrl::new(format!("{base}/oauth/revoke"))
-                    .map_err(|_| invalid(vars::ZOOM_OAUTH_BASE_URL))?,
-            )
             .set_redirect_uri(
                 RedirectUrl::new(app.redirect_uri.clone())
                     .map_err(|_| invalid(vars::ZOOM_REDIRECT_URI))?,
@@ -168,6 +164,7 @@ impl ZoomOAuth {
             client,
             http,
             token_url,
+            revoke_url: format!("{base}/oauth/revoke"),
             client_id,
             client_secret,
         })
@@ -214,35 +211,30 @@ impl ZoomOAuth {
         grant(response)
     }
 
-    /// Revokes a token (and with it Zoom's whole grant); the token goes in the form body.
+    /// Revokes a token (and with it Zoom's whole grant): `POST /oauth/revoke` with the token in
+    /// the form body and HTTP Basic client authentication. (Done by hand: `oauth2` refuses a
+    /// plain-http revocation URL, which the local simulator uses.)
     pub async fn revoke(&self, token: &SecretString) -> Result<(), OAuthError> {
-        let revocable = StandardRevocableToken::AccessToken(oauth2::AccessToken::new(
-            token.expose_secret().to_owned(),
-        ));
-        self.client
-            .revoke_token(revocable)
-            .map_err(|e| OAuthError::Unavailable(format!("revocation is not configured: {e}")))?
-            .request_async(&OAuthHttp(&self.http))
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(body) => OAuthError::Rejected {
-                    error: body.error().to_string(),
-                    reason: body.error_description().cloned().unwrap_or_default(),
-                },
-                other => unavailable(other),
-            })
+        let (status, body) = self
+            .post_form(&self.revoke_url, &[("token", token.expose_secret())])
+            .await?;
+        if status.is_success() {
+            return Ok(());
+        }
+        let error: ZoomOAuthErrorBody = serde_json::from_slice(&body).unwrap_or_default();
+        Err(classify(&error, status.as_u16()))
     }
 
-    /// A Server-to-Server token for `account_id` (grant `account_credentials`; no refresh token).
-    pub async fn account_credentials(&self, account_id: &str) -> Result<TokenGrant, OAuthError> {
+    async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, bytes::Bytes), OAuthError> {
         let response = self
             .http
-            .post(&self.token_url)
+            .post(url)
             .basic_auth(&self.client_id, Some(self.client_secret.expose_secret()))
-            .form(&[
-                ("grant_type", "account_credentials"),
-                ("account_id", account_id),
-            ])
+            .form(form)
             .timeout(Duration::from_secs(8))
             .send()
             .await
@@ -258,6 +250,16 @@ impl ZoomOAuth {
             .bytes()
             .await
             .map_err(|_| OAuthError::Unavailable("Zoom OAuth answer could not be read".into()))?;
+        Ok((status, body))
+    }
+
+    /// A Server-to-Server token for `account_id` (grant `account_credentials`; no refresh token).
+    pub async fn account_credentials(&self, account_id: &str) -> Result<TokenGrant, OAuthError> {
+        let form = [
+            ("grant_type", "account_credentials"),
+            ("account_id", account_id),
+        ];
+        let (status, body) = self.post_form(&self.token_url, &form).await?;
         if !status.is_success() {
             let error: ZoomOAuthErrorBody = serde_json::from_slice(&body).unwrap_or_default();
             return Err(classify(&error, status.as_u16()));

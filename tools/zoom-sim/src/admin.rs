@@ -110,6 +110,16 @@ async fn dispatch(sim: &Arc<Sim>, req: &Req) -> Result<Reply, Reply> {
             tokens(sim, action, &options(req)?)?
         }
         (&Method::GET, ["deliveries"]) => ok(json!(sim.state().deliveries)),
+        (&Method::GET, ["tokens"]) => {
+            // Every credential issued so far, so tests can prove none leaks into logs or storage.
+            let state = sim.state();
+            let world = &state.world;
+            ok(json!({
+                "access_tokens": world.access_tokens.keys().collect::<Vec<_>>(),
+                "refresh_tokens": world.refresh_tokens.keys().collect::<Vec<_>>(),
+                "codes": world.codes.keys().collect::<Vec<_>>(),
+            }))
+        }
         (&Method::POST, ["meetings", id, "start"]) => start_meeting(sim, id, &options(req)?)?,
         (&Method::POST, ["meetings", id, "participants"]) => join(sim, id, &options(req)?)?,
         (&Method::POST, ["meetings", id, "participants", pid, "leave"]) => {
