@@ -407,3 +407,39 @@ fn callback_problem(error: CallbackError) -> ApiError {
         CallbackError::Seal => ApiError::Internal("token sealing failed".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every event in `events/zoom-auth/` is a valid API Gateway event for a route we serve,
+    /// and the JWT routes' events carry authorizer claims.
+    #[test]
+    fn sample_events_route_to_this_function() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/zoom-auth");
+        let mut routes = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("events dir") {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("event");
+            let request = lambda_http::request::from_str(&text).expect("API Gateway v2 event");
+            let matched = router().resolve(request.method(), request.raw_http_path()).expect("routes");
+            if matched.route != Route::BrowserCallback {
+                let caller = CallerAuth::new(None).authenticate(&request).expect("authorizer claims");
+                assert_eq!(caller.tenant_id, "acme");
+            }
+            routes.push(matched.pattern);
+        }
+        routes.sort_unstable();
+        routes.dedup();
+        assert_eq!(routes.len(), router().table().count(), "one event per route");
+    }
+
+    #[test]
+    fn callback_params_are_checked() {
+        let mut errors = Vec::new();
+        assert_eq!(param("code", Some(&json!("abc")), &mut errors).as_deref(), Some("abc"));
+        for value in [json!(""), json!(1), json!("a\nb"), json!("x".repeat(MAX_PARAM_LEN + 1)), Value::Null] {
+            assert!(param("code", Some(&value), &mut errors).is_none());
+        }
+        assert_eq!(errors.len(), 5);
+    }
+}

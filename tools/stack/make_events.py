@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Writes events/<function>/<name>.json: realistic API Gateway HTTP API (payload 2.0) events,
+one per route, for `cargo lambda invoke --data-file`. Routes that need a caller JWT carry the
+JWT authorizer's claims (tenant `acme`), as API Gateway delivers them."""
+
+import json
+import os
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+
+ROUTES = {
+    "zoom-health": [
+        ("health", "GET", "/api/zoom/health", "", None, False),
+        ("config", "GET", "/api/zoom/config", "", None, False),
+    ],
+    "zoom-auth": [
+        ("authorize", "GET", "/api/zoom/auth/authorize", "", None, True),
+        ("browser-callback", "GET", "/api/auth/zoom/callback", "code=example-code&state=example-state", None, False),
+        ("api-callback", "POST", "/api/zoom/auth/callback", "", {"code": "example-code", "state": "example-state"}, True),
+        ("disconnect", "POST", "/api/zoom/auth/disconnect", "", None, True),
+        ("connection-status", "GET", "/api/zoom/connection-status", "verify=false", None, True),
+    ],
+}
+
+
+def event(method, path, query, body, jwt):
+    context = {
+        "accountId": "123456789012", "apiId": "a1b2c3d4e5",
+        "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "domainPrefix": "a1b2c3d4e5",
+        "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.10", "userAgent": "curl/8.5.0"},
+        "requestId": "Ab1Cd2Ef3Gh=", "routeKey": f"{method} {path}", "stage": "$default",
+        "time": "27/Nov/2026:08:00:00 +0000", "timeEpoch": 1795766400000,
+    }
+    headers = {
+        "accept": "application/json", "host": context["domainName"], "user-agent": "curl/8.5.0",
+        "x-amzn-trace-id": "Root=1-6b093a40-0123456789abcdef01234567", "x-forwarded-for": "203.0.113.10",
+        "x-forwarded-port": "443", "x-forwarded-proto": "https",
+    }
+    if jwt:
+        headers["authorization"] = "Bearer eyJhbGciOiJIUzI1NiJ9.redacted.redacted"
+        context["authorizer"] = {"jwt": {"claims": {"sub": "acme", "iss": "https://issuer.example.com/", "aud": "zoom-connector", "exp": "1795770000"}, "scopes": None}}
+    result = {
+        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": query,
+        "headers": headers, "requestContext": context, "isBase64Encoded": False,
+    }
+    if query:
+        result["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&"))
+    if body is not None:
+        headers["content-type"] = "application/json"
+        result["body"] = json.dumps(body)
+    return result
+
+
+for function, routes in ROUTES.items():
+    folder = os.path.join(ROOT, "events", function)
+    os.makedirs(folder, exist_ok=True)
+    for name, method, path, query, body, jwt in routes:
+        with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as handle:
+            json.dump(event(method, path, query, body, jwt), handle, indent=2)
+            handle.write("\n")
