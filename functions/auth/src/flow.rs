@@ -10,7 +10,8 @@ use zoom_shared::tokens::store::{
     Connection, ConnectionStatus, ConnectionStore, StateRecord, StoreError,
 };
 use zoom_shared::tokens::vault::Vault;
-use zoom_shared::zoom::api::ZoomApi;
+use zoom_shared::zoom::client::ZoomClient;
+use zoom_shared::zoom::models::ZoomUser;
 use zoom_shared::zoom::oauth::{OAuthError, ZoomOAuth};
 
 /// Why a callback could not complete.
@@ -51,7 +52,7 @@ pub struct ConnectFlow {
     /// Token vault.
     pub vault: Arc<Vault>,
     /// Zoom REST (for `/users/me`).
-    pub api: ZoomApi,
+    pub api: ZoomClient,
     /// State lifetime.
     pub state_ttl_secs: i64,
 }
@@ -127,9 +128,14 @@ impl ConnectFlow {
             access_token: grant.access_token.clone(),
             api_url: grant.api_url.clone(),
         };
-        let me = self.api.me(&credential).await.map_err(|e| {
-            CallbackError::ZoomUnavailable(format!("could not read the Zoom user: {e}"))
-        })?;
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(6);
+        let me: ZoomUser = self
+            .api
+            .get(&credential, "/users/me", deadline)
+            .await
+            .map_err(|e| {
+                CallbackError::ZoomUnavailable(format!("could not read the Zoom user: {e}"))
+            })?;
         let tenant = record.tenant_id;
         let seal = |field: &str, token: &SecretString| {
             self.vault

@@ -22,7 +22,8 @@ use zoom_shared::metrics::Metrics;
 use zoom_shared::tokens::Tokens;
 use zoom_shared::tokens::provider::owner;
 use zoom_shared::tokens::store::{ConnectionStatus, ConnectionStore};
-use zoom_shared::zoom::api::with_token;
+use zoom_shared::zoom::client::with_token;
+use zoom_shared::zoom::models::ZoomUser;
 
 use crate::flow::{CallbackError, ConnectFlow};
 use crate::settings::AuthSettings;
@@ -348,9 +349,10 @@ impl AuthHandler {
             },
         };
         if verify && body["connected"] == true {
-            let me = with_token(&self.tokens, tenant, |credential| {
+            let deadline = zoom_shared::http::deadline::budget(request);
+            let me: ZoomUser = with_token(&self.tokens, tenant, |credential| {
                 let api = self.flow.api.clone();
-                async move { api.me(&credential).await }
+                async move { api.get(&credential, "/users/me", deadline).await }
             })
             .await?;
             body["verified"] =
@@ -421,23 +423,40 @@ mod tests {
         for entry in std::fs::read_dir(dir).expect("events dir") {
             let text = std::fs::read_to_string(entry.expect("entry").path()).expect("event");
             let request = lambda_http::request::from_str(&text).expect("API Gateway v2 event");
-            let matched = router().resolve(request.method(), request.raw_http_path()).expect("routes");
+            let matched = router()
+                .resolve(request.method(), request.raw_http_path())
+                .expect("routes");
             if matched.route != Route::BrowserCallback {
-                let caller = CallerAuth::new(None).authenticate(&request).expect("authorizer claims");
+                let caller = CallerAuth::new(None)
+                    .authenticate(&request)
+                    .expect("authorizer claims");
                 assert_eq!(caller.tenant_id, "acme");
             }
             routes.push(matched.pattern);
         }
         routes.sort_unstable();
         routes.dedup();
-        assert_eq!(routes.len(), router().table().count(), "one event per route");
+        assert_eq!(
+            routes.len(),
+            router().table().count(),
+            "one event per route"
+        );
     }
 
     #[test]
     fn callback_params_are_checked() {
         let mut errors = Vec::new();
-        assert_eq!(param("code", Some(&json!("abc")), &mut errors).as_deref(), Some("abc"));
-        for value in [json!(""), json!(1), json!("a\nb"), json!("x".repeat(MAX_PARAM_LEN + 1)), Value::Null] {
+        assert_eq!(
+            param("code", Some(&json!("abc")), &mut errors).as_deref(),
+            Some("abc")
+        );
+        for value in [
+            json!(""),
+            json!(1),
+            json!("a\nb"),
+            json!("x".repeat(MAX_PARAM_LEN + 1)),
+            Value::Null,
+        ] {
             assert!(param("code", Some(&value), &mut errors).is_none());
         }
         assert_eq!(errors.len(), 5);

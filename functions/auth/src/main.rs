@@ -15,7 +15,7 @@ use zoom_shared::tokens::Tokens;
 use zoom_shared::tokens::account::AccountTokens;
 use zoom_shared::tokens::provider::TokenProvider;
 use zoom_shared::tokens::vault::Vault;
-use zoom_shared::zoom::api::ZoomApi;
+use zoom_shared::zoom::client::ZoomClient;
 use zoom_shared::zoom::oauth::ZoomOAuth;
 
 const FUNCTION: &str = "zoom-auth";
@@ -54,7 +54,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             table: table.clone(),
             oauth,
             vault,
-            api: ZoomApi::new(http, app.api_base_url.clone()),
+            api: ZoomClient::new(http, app.api_base_url.clone()),
             state_ttl_secs: settings.state_ttl_secs,
         },
         tokens,

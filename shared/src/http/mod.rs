@@ -3,6 +3,7 @@
 //! ([`response`]) and the request loop that ties them together with metrics ([`serve`]).
 
 pub mod caller;
+pub mod deadline;
 pub mod problem;
 pub mod response;
 pub mod router;

@@ -54,6 +54,16 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state (e.g. Zoom not connected).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A Zoom error mapped to `status`, keeping Zoom's code in the body as `zoom_code`.
+    #[error("zoom error {status}: {detail}")]
+    Zoom {
+        /// Our status for it.
+        status: StatusCode,
+        /// Zoom's message.
+        detail: String,
+        /// Zoom's error code.
+        zoom_code: Option<i64>,
+    },
     /// 404: nothing here (also for another tenant's identifiers).
     #[error("not found: {0}")]
     NotFound(String),
@@ -116,6 +126,7 @@ impl ApiError {
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Zoom { status, .. } => *status,
         }
     }
 
@@ -137,6 +148,12 @@ impl ApiError {
             Self::ServiceUnavailable { .. } => "dependency-unavailable",
             Self::GatewayTimeout(_) => "upstream-timeout",
             Self::Internal(_) => "internal-error",
+            Self::Zoom { status, .. } => match status.as_u16() {
+                400 => "zoom-rejected-request",
+                403 => "zoom-missing-scope",
+                404 => "not-found",
+                _ => "upstream-error",
+            },
         }
     }
 
@@ -152,6 +169,7 @@ impl ApiError {
             | Self::UnsupportedMediaType(d)
             | Self::BadGateway(d)
             | Self::GatewayTimeout(d) => d.clone(),
+            Self::Zoom { detail, .. } => detail.clone(),
             Self::TooManyRequests { detail, .. } | Self::ServiceUnavailable { detail, .. } => {
                 detail.clone()
             }
@@ -177,6 +195,12 @@ impl ApiError {
             Self::ServiceUnavailable { extensions: e, .. } => extensions.clone_from(e),
             Self::TooManyRequests { retry_after, .. } => {
                 extensions.insert("retry_after".into(), Value::from(*retry_after));
+            }
+            Self::Zoom {
+                zoom_code: Some(code),
+                ..
+            } => {
+                extensions.insert("zoom_code".into(), Value::from(*code));
             }
             Self::ZoomReauthRequired { reauth_url } => {
                 extensions.insert("reauth_url".into(), Value::from(reauth_url.as_str()));
