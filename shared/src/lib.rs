@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod config;
 pub mod http;
+pub mod meetings;
 pub mod metrics;
 pub mod probe;
 pub mod telemetry;

@@ -20,6 +20,13 @@ ROUTES = {
         ("disconnect", "POST", "/api/zoom/auth/disconnect", "", None, True),
         ("connection-status", "GET", "/api/zoom/connection-status", "verify=false", None, True),
     ],
+    "zoom-meetings": [
+        ("list", "GET", "/api/zoom/meetings", "type=upcoming&page_size=30", None, True),
+        ("create", "POST", "/api/zoom/meetings", "", {"topic": "Weekly sync", "duration": 30, "timezone": "Europe/Paris", "agenda": "Roadmap"}, True),
+        ("get", "GET", "/api/zoom/meetings/85746065432", "", None, True),
+        ("update", "PATCH", "/api/zoom/meetings/85746065432", "", {"topic": "Weekly sync (moved)", "start_time": "2026-12-01T15:00:00Z"}, True),
+        ("delete", "DELETE", "/api/zoom/meetings/85746065432", "", None, True),
+    ],
 }
 
 

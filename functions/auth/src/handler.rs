@@ -10,12 +10,13 @@
 
 use chrono::{TimeZone, Utc};
 use http::{HeaderValue, Method, StatusCode, header};
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zoom_shared::aws::Table;
 use zoom_shared::config::OAuthMode;
+use zoom_shared::http::input::{flag, json_body, query};
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, Caller, CallerAuth, FieldError, Matched, Router, json};
 use zoom_shared::metrics::Metrics;
@@ -96,25 +97,6 @@ impl Handler<Route> for AuthHandler {
             Route::Status => self.status(&caller, &request).await,
             Route::BrowserCallback => Err(ApiError::Internal("unreachable route".into())),
         }
-    }
-}
-
-fn query(request: &Request, name: &str) -> Option<String> {
-    request
-        .query_string_parameters_ref()
-        .and_then(|q| q.first(name))
-        .map(str::to_owned)
-}
-
-/// A boolean query flag: absent is false; anything but true/false is a 400 naming it.
-fn flag(request: &Request, name: &str) -> Result<bool, ApiError> {
-    match query(request, name).as_deref() {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ApiError::Validation(vec![FieldError::new(
-            name,
-            "must be true or false",
-        )])),
     }
 }
 
@@ -267,7 +249,7 @@ impl AuthHandler {
         request: &Request,
     ) -> Result<Response<Body>, ApiError> {
         self.require_user_mode()?;
-        let body = json_body::<CallbackBody>(request)?;
+        let body = json_body::<CallbackBody>(request, MAX_BODY_BYTES)?;
         let mut errors = Vec::new();
         let code = param("code", body.code.as_ref(), &mut errors);
         let state = param("state", body.state.as_ref(), &mut errors);
@@ -362,35 +344,6 @@ impl AuthHandler {
     }
 }
 
-/// Parses a JSON request body: 415 for another media type, 413 over the limit, 400 naming the
-/// problem for malformed or wrongly shaped JSON.
-fn json_body<T: serde::de::DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
-        return Err(ApiError::UnsupportedMediaType(
-            "send the body as application/json".into(),
-        ));
-    }
-    let bytes: &[u8] = request.body().as_ref();
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(ApiError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
-    }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the body is not valid JSON of the expected shape: {e}"
-        ))
-    })
-}
-
 fn store_problem(error: zoom_shared::tokens::store::StoreError) -> ApiError {
     ApiError::ServiceUnavailable {
         detail: error.to_string(),
@@ -413,6 +366,7 @@ fn callback_problem(error: CallbackError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lambda_http::RequestExt;
 
     /// Every event in `events/zoom-auth/` is a valid API Gateway event for a route we serve,
     /// and the JWT routes' events carry authorizer claims.

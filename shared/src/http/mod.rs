@@ -4,6 +4,7 @@
 
 pub mod caller;
 pub mod deadline;
+pub mod input;
 pub mod problem;
 pub mod response;
 pub mod router;

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// Attempts in all (the first try and three retries).
-pub const MAX_ATTEMPTS: u32 = 4;
+/// Attempts in all (the first try and two retries).
+pub const MAX_ATTEMPTS: u32 = 3;
 /// Backoff base.
 pub const BASE_DELAY: Duration = Duration::from_millis(200);
 /// Backoff cap.

@@ -245,11 +245,19 @@ impl Ctx<'_> {
         })
     }
 
+    /// Whether the token's user administers the account (the owner sees every meeting; a
+    /// member only their own, as with Zoom's user-level scopes).
+    fn is_admin(&self) -> bool {
+        self.world.user(&self.me).is_some_and(|u| u.role_id == "0")
+    }
+
     fn meeting(&self, id: &str) -> Result<&Meeting, Reply> {
         let raw = decode(id);
+        let admin = self.is_admin();
         raw.parse::<i64>()
             .ok()
             .and_then(|n| self.world.meetings.get(&n))
+            .filter(|m| admin || m.host_id == self.me)
             .ok_or_else(|| {
                 zoom_error(
                     StatusCode::NOT_FOUND,
@@ -583,9 +591,9 @@ fn validate_meeting(body: &Map<String, Value>, _create: bool) -> Result<MeetingF
     }
     match body.get("duration") {
         None | Some(Value::Null) => {}
-        Some(v) => match v.as_i64().filter(|d| *d >= 0) {
+        Some(v) => match v.as_i64().filter(|d| (1..=1440).contains(d)) {
             Some(d) => fields.duration = Some(d),
-            None => errors.push(("duration", "duration must be a non-negative integer".into())),
+            None => errors.push(("duration", "duration must be 1 to 1440 minutes".into())),
         },
     }
     match body.get("start_time") {
