@@ -27,6 +27,10 @@ ROUTES = {
         ("update", "PATCH", "/api/zoom/meetings/85746065432", "", {"topic": "Weekly sync (moved)", "start_time": "2026-12-01T15:00:00Z"}, True),
         ("delete", "DELETE", "/api/zoom/meetings/85746065432", "", None, True),
     ],
+    "zoom-users": [
+        ("list", "GET", "/api/zoom/users", "status=active&page_size=100", None, True),
+        ("get", "GET", "/api/zoom/users/me", "", None, True),
+    ],
 }
 
 

@@ -1,0 +1,24 @@
+//! `zoom-users`: the users of the caller's Zoom account. Builds its dependencies once.
+
+mod cache;
+mod handler;
+
+use zoom_shared::config::{Env, exit_on_error};
+use zoom_shared::http::CallerAuth;
+use zoom_shared::metrics::Metrics;
+use zoom_shared::zoom::access::ZoomAccess;
+
+const FUNCTION: &str = "zoom-users";
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    zoom_shared::telemetry::init();
+    let env = Env::from_process();
+    let metrics = Metrics::new(FUNCTION);
+    let zoom = exit_on_error(FUNCTION, ZoomAccess::from_env(&env, &metrics).await);
+    let handler = handler::UsersHandler {
+        zoom,
+        caller_auth: CallerAuth::from_env(&env),
+    };
+    zoom_shared::http::serve::run(FUNCTION, handler::router(), handler).await
+}
