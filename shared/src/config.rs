@@ -31,6 +31,10 @@ pub mod vars {
     pub const ZOOM_TABLE_NAME: &str = "ZOOM_TABLE_NAME";
     /// The SQS queue URL that webhook events are published to.
     pub const ZOOM_EVENTS_QUEUE_URL: &str = "ZOOM_EVENTS_QUEUE_URL";
+    /// The SQS queue URL of recording archive jobs.
+    pub const ZOOM_ARCHIVE_QUEUE_URL: &str = "ZOOM_ARCHIVE_QUEUE_URL";
+    /// The S3 bucket that holds archived recordings.
+    pub const ZOOM_RECORDINGS_BUCKET: &str = "ZOOM_RECORDINGS_BUCKET";
 }
 
 /// Default Zoom REST base URL.

@@ -6,11 +6,13 @@
 //! [`telemetry`] (tracing setup).
 
 pub mod aws;
+pub mod batch;
 pub mod config;
 pub mod http;
 pub mod meetings;
 pub mod metrics;
 pub mod probe;
+pub mod recordings;
 pub mod telemetry;
 pub mod tokens;
 pub mod zoom;

@@ -260,6 +260,55 @@ pub struct Isolated {
     pub sim: SimProcess,
     /// The functions.
     pub watch: ExtraWatch,
+    /// Its own archive queue and poller, when asked for.
+    pub poller: Option<Poller>,
+}
+
+/// An `sqs-poller` of a test's own; stopped when dropped.
+pub struct Poller {
+    child: Child,
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a queue of the test's own in the emulator; returns its URL.
+pub async fn create_queue(name: &str) -> String {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_sqs::Client::new(&config)
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url()
+        .expect("queue url")
+        .to_owned()
+}
+
+/// As [`isolated_with`], plus an archive queue and poller of its own (for recording archives).
+pub async fn isolated_archiving(sim_env: &[(&str, &str)]) -> Isolated {
+    let queue = create_queue(&format!("e2e-archive-{}", free_port())).await;
+    let mut env = isolated_with(sim_env, &[("ZOOM_ARCHIVE_QUEUE_URL", queue.as_str())], 1).await;
+    let child = Command::new(env_var("ZOOM_POLLER_BIN"))
+        .env("POLLER_WATCH_URL", &env.watch.api)
+        .env("POLLER_ROUTES", format!("{queue}=zoom-recording-archiver"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sqs-poller starts");
+    env.poller = Some(Poller { child });
+    env
+}
+
+fn env_var(name: &str) -> String {
+    env(name)
 }
 
 /// Starts an isolated simulator + watch (`concurrency` processes per function), with extra
@@ -292,7 +341,11 @@ pub async fn isolated_with(
     ];
     env_vars.extend_from_slice(overrides);
     let watch = ExtraWatch::start_on(port, &env_vars, concurrency, "/api/zoom/health").await;
-    Isolated { sim, watch }
+    Isolated {
+        sim,
+        watch,
+        poller: None,
+    }
 }
 
 /// Runs the browser OAuth flow for `tenant` against `api` (the watch): authorize, follow the

@@ -31,6 +31,11 @@ ROUTES = {
         ("list", "GET", "/api/zoom/users", "status=active&page_size=100", None, True),
         ("get", "GET", "/api/zoom/users/me", "", None, True),
     ],
+    "zoom-recordings": [
+        ("list", "GET", "/api/zoom/recordings", "from=2026-09-01&to=2026-11-27", None, True),
+        ("get", "GET", "/api/zoom/recordings/aDYlohsHRtCd4ii1uC2%2BhA%3D%3D", "", None, True),
+        ("download", "GET", "/api/zoom/recordings/aDYlohsHRtCd4ii1uC2%2BhA%3D%3D/files/kSQSRAjRLvOIqEQUDRIi0A/download", "", None, True),
+    ],
 }
 
 

@@ -117,6 +117,14 @@ start_stack() {
     --invoke-port "$watch_port" --env-file "$ZOOM_STACK_ENV_FILE"
   wait_for "http://127.0.0.1:$watch_port/" 120
   export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
+  # Lambda's SQS event source mappings, locally.
+  cargo build --quiet -p sqs-poller
+  export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
+  local archive_queue
+  archive_queue=$(grep '^ZOOM_ARCHIVE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
+  log "sqs-poller: archive jobs -> zoom-recording-archiver"
+  POLLER_WATCH_URL="$ZOOM_E2E_API" POLLER_ROUTES="$archive_queue=zoom-recording-archiver" \
+    start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
 
 case "${1:-}" in

@@ -3,6 +3,7 @@
 //! Clients are built once per process (in `main.rs`) and shared by every request.
 //! `AWS_ENDPOINT_URL` (the SDK's standard override) points them at moto server locally.
 
+pub mod bucket;
 pub mod queue;
 pub mod table;
 
@@ -12,6 +13,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
+pub use bucket::Bucket;
 pub use queue::Queue;
 pub use table::Table;
 

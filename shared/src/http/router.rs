@@ -23,12 +23,12 @@ impl PathParams {
             .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))
     }
 
-    /// Overrides parameters with API Gateway's already-decoded `pathParameters`.
+    /// Fills parameters the raw path did not give from API Gateway's `pathParameters`. The
+    /// raw path, decoded once here, wins: emulators differ on whether `pathParameters` are
+    /// decoded, and a UUID with `%2F` must arrive as exactly one segment.
     pub fn merge_gateway(&mut self, gateway: impl IntoIterator<Item = (String, String)>) {
         for (name, value) in gateway {
-            if self.0.contains_key(&name) {
-                self.0.insert(name, value);
-            }
+            self.0.entry(name).or_insert(value);
         }
     }
 }
@@ -191,16 +191,16 @@ mod tests {
     }
 
     #[test]
-    fn gateway_parameters_win() {
+    fn the_raw_path_wins_over_gateway_parameters() {
         let mut m = router()
-            .resolve(&Method::GET, "/api/zoom/meetings/raw")
+            .resolve(&Method::GET, "/api/zoom/meetings/a%2Bb")
             .expect("match");
         m.params.merge_gateway([
-            ("meetingId".to_owned(), "decoded".to_owned()),
+            ("meetingId".to_owned(), "a%2Bb".to_owned()),
             ("other".to_owned(), "x".to_owned()),
         ]);
-        assert_eq!(m.params.get("meetingId").ok(), Some("decoded"));
-        assert!(m.params.get("other").is_err());
+        assert_eq!(m.params.get("meetingId").ok(), Some("a+b"));
+        assert_eq!(m.params.get("other").ok(), Some("x"));
     }
 
     #[test]

@@ -214,7 +214,14 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                 .try_lease(tenant, &self.owner_id, now, now + LEASE_SECS)
                 .await?
             {
-                return self.refresh_holding_lease(connection).await;
+                // Re-read under the lease: another process may have refreshed between our read
+                // and our lease, and its rotation already killed the refresh token we read.
+                let current = self.usable(tenant).await?;
+                if let Some(credential) = self.already_fresh(&current, &stale)? {
+                    self.store.release_lease(tenant, &self.owner_id).await?;
+                    return Ok(credential);
+                }
+                return self.refresh_holding_lease(current).await;
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(TokenError::Busy);
@@ -520,6 +527,82 @@ mod tests {
             assert_eq!(task.await.expect("join").expect("token"), "at-0");
         }
         assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
+    }
+
+    /// A store on which another process completes a whole refresh between our read of the
+    /// connection and our lease.
+    struct RacingStore {
+        inner: Arc<MemoryStore>,
+        zoom: Arc<RotatingZoom>,
+        vault: Arc<Vault>,
+        raced: std::sync::atomic::AtomicBool,
+    }
+
+    impl ConnectionStore for Arc<RacingStore> {
+        async fn get(&self, tenant: &str) -> Result<Option<Connection>, StoreError> {
+            self.inner.get(tenant).await
+        }
+        async fn put(&self, c: &Connection) -> Result<(), StoreError> {
+            self.inner.put(c).await
+        }
+        async fn try_lease(
+            &self,
+            tenant: &str,
+            owner: &str,
+            now: i64,
+            until: i64,
+        ) -> Result<bool, StoreError> {
+            if !self.raced.swap(true, Ordering::SeqCst) {
+                let other = provider(&self.inner, &self.zoom, &self.vault);
+                let used = other.fresh(tenant).await.expect("token");
+                Box::pin(other.after_unauthorized(tenant, &used))
+                    .await
+                    .expect("the other process refreshes");
+            }
+            self.inner.try_lease(tenant, owner, now, until).await
+        }
+        async fn release_lease(&self, tenant: &str, owner: &str) -> Result<(), StoreError> {
+            self.inner.release_lease(tenant, owner).await
+        }
+        async fn store_refreshed(&self, r: &Refreshed) -> Result<bool, StoreError> {
+            self.inner.store_refreshed(r).await
+        }
+        async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
+            self.inner.mark_needs_reauth(tenant, version).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_finished_elsewhere_between_read_and_lease_is_reused() {
+        let (store, zoom, vault) = setup(3600).await;
+        let racing = Arc::new(RacingStore {
+            inner: store.clone(),
+            zoom: zoom.clone(),
+            vault: vault.clone(),
+            raced: std::sync::atomic::AtomicBool::new(false),
+        });
+        let ours = TokenProvider::new(
+            racing,
+            zoom.clone(),
+            vault.clone(),
+            Metrics::in_memory("t").0,
+        );
+        let used = ours.fresh("acme").await.expect("token");
+        let renewed = ours
+            .after_unauthorized("acme", &used)
+            .await
+            .expect("renewed");
+        assert_eq!(
+            renewed.access_token.expose_secret(),
+            "at-0",
+            "the other process's token"
+        );
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1, "no second refresh");
+        assert_eq!(
+            zoom.invalid.load(Ordering::SeqCst),
+            0,
+            "no refresh with a dead token"
+        );
     }
 
     #[tokio::test]
