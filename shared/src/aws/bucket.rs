@@ -18,7 +18,13 @@ impl Bucket {
     /// The bucket `name`. With an endpoint override (the local emulator) addressing is
     /// path-style, as emulators expect.
     pub fn new(sdk: &SdkConfig, name: impl Into<String>) -> Self {
-        let mut config = aws_sdk_s3::config::Builder::from(sdk);
+        // Parts of several MiB need more time than the shared SDK timeouts allow.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(120))
+            .operation_timeout(Duration::from_secs(600))
+            .build();
+        let mut config = aws_sdk_s3::config::Builder::from(sdk).timeout_config(timeouts);
         if sdk.endpoint_url().is_some() {
             config = config.force_path_style(true);
         }
