@@ -5,6 +5,7 @@
 //! small ports), [`probe`] (dependency health checks), [`metrics`] (CloudWatch EMF lines) and
 //! [`telemetry`] (tracing setup).
 
+pub mod analytics;
 pub mod aws;
 pub mod batch;
 pub mod config;
@@ -15,6 +16,7 @@ pub mod probe;
 pub mod recordings;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;
 pub mod zoom;
 
 /// The version of this build, reported by `GET /api/zoom/config`.

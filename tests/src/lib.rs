@@ -260,13 +260,63 @@ pub struct Isolated {
     pub sim: SimProcess,
     /// The functions.
     pub watch: ExtraWatch,
-    /// Its own archive queue and poller, when asked for.
+    /// Its own poller, when asked for.
     pub poller: Option<Poller>,
+    /// Its own (events, archive) queue URLs, when asked for.
+    pub queues: (String, String),
 }
 
 /// An `sqs-poller` of a test's own; stopped when dropped.
 pub struct Poller {
     child: Child,
+}
+
+/// Signs a webhook body as Zoom does.
+pub fn zoom_signature(secret: &str, timestamp: &str, body: &str) -> String {
+    use sha2::Digest;
+    // HMAC-SHA256 by hand over sha2 (the tests' only HMAC), per RFC 2104.
+    let mut key = secret.as_bytes().to_vec();
+    if key.len() > 64 {
+        key = sha2::Sha256::digest(&key).to_vec();
+    }
+    key.resize(64, 0);
+    let inner: Vec<u8> = key.iter().map(|b| b ^ 0x36).collect();
+    let outer: Vec<u8> = key.iter().map(|b| b ^ 0x5c).collect();
+    let mut h = sha2::Sha256::new();
+    h.update(&inner);
+    h.update(format!("v0:{timestamp}:{body}").as_bytes());
+    let inner_hash = h.finalize();
+    let mut h = sha2::Sha256::new();
+    h.update(&outer);
+    h.update(inner_hash);
+    format!(
+        "v0={}",
+        h.finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Messages in a queue (visible plus in flight).
+pub async fn queue_depth(url: &str) -> u64 {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let answer = aws_sdk_sqs::Client::new(&config)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .send()
+        .await
+        .expect("queue attributes");
+    answer
+        .attributes()
+        .map(|a| a.values().filter_map(|v| v.parse::<u64>().ok()).sum())
+        .unwrap_or(0)
 }
 
 impl Drop for Poller {
@@ -294,17 +344,55 @@ pub async fn create_queue(name: &str) -> String {
 
 /// As [`isolated_with`], plus an archive queue and poller of its own (for recording archives).
 pub async fn isolated_archiving(sim_env: &[(&str, &str)]) -> Isolated {
-    let queue = create_queue(&format!("e2e-archive-{}", free_port())).await;
-    let mut env = isolated_with(sim_env, &[("ZOOM_ARCHIVE_QUEUE_URL", queue.as_str())], 1).await;
+    isolated_pipeline(sim_env, &[], &format!("e2e-events-{}", free_port()), true).await
+}
+
+/// An isolated simulator and watch with their own events and archive queues and a poller
+/// feeding them to the processor and the archiver. `events_queue` names the events queue; with
+/// `create_events_queue` false it is not created (the test creates it later: SQS "down").
+pub async fn isolated_pipeline(
+    sim_env: &[(&str, &str)],
+    overrides: &[(&str, &str)],
+    events_queue: &str,
+    create_events_queue: bool,
+) -> Isolated {
+    let archive = create_queue(&format!("e2e-archive-{}", free_port())).await;
+    let events = if create_events_queue {
+        create_queue(events_queue).await
+    } else {
+        let base = env("AWS_ENDPOINT_URL");
+        format!("{}/123456789012/{events_queue}", base.trim_end_matches('/'))
+    };
+    let mut all: Vec<(&str, &str)> = vec![
+        ("ZOOM_ARCHIVE_QUEUE_URL", archive.as_str()),
+        ("ZOOM_EVENTS_QUEUE_URL", events.as_str()),
+    ];
+    all.extend_from_slice(overrides);
+    let mut env_ = isolated_with(sim_env, &all, 1).await;
+    if create_events_queue {
+        env_.poller = Some(start_poller(
+            &env_.watch.api,
+            &[
+                (&archive, "zoom-recording-archiver"),
+                (&events, "zoom-analytics-processor"),
+            ],
+        ));
+    }
+    env_.queues = (events, archive);
+    env_
+}
+
+/// Starts an `sqs-poller` for `routes` (queue URL, function).
+pub fn start_poller(api: &str, routes: &[(&str, &str)]) -> Poller {
+    let routes: Vec<String> = routes.iter().map(|(q, f)| format!("{q}={f}")).collect();
     let child = Command::new(env_var("ZOOM_POLLER_BIN"))
-        .env("POLLER_WATCH_URL", &env.watch.api)
-        .env("POLLER_ROUTES", format!("{queue}=zoom-recording-archiver"))
+        .env("POLLER_WATCH_URL", api)
+        .env("POLLER_ROUTES", routes.join(","))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("sqs-poller starts");
-    env.poller = Some(Poller { child });
-    env
+    Poller { child }
 }
 
 fn env_var(name: &str) -> String {
@@ -326,7 +414,11 @@ pub async fn isolated_with(
     let port = free_port();
     let redirect = format!("http://localhost:{port}/api/auth/zoom/callback");
     let hooks = format!("http://127.0.0.1:{port}/api/zoom/webhooks");
+    // Its own seed: its own account, users and meetings, so webhooks never reach other tests'
+    // tenants through a shared account id.
+    let seed = port.to_string();
     let mut sim_settings: Vec<(&str, &str)> = vec![
+        ("ZOOM_SIM_SEED", seed.as_str()),
         ("ZOOM_REDIRECT_URI", redirect.as_str()),
         ("ZOOM_SIM_WEBHOOK_URL", hooks.as_str()),
         ("ZOOM_SIM_WEBHOOK_RETRY_DELAYS_MS", "300,300,300"),
@@ -345,6 +437,7 @@ pub async fn isolated_with(
         sim,
         watch,
         poller: None,
+        queues: Default::default(),
     }
 }
 

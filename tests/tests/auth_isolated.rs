@@ -273,7 +273,13 @@ async fn server_to_server_mode_uses_account_credentials() {
             .await
             .json();
     let account_id = account["account_id"].as_str().expect("account").to_owned();
-    let env = isolated(&[("ZOOM_ACCOUNT_ID", &account_id)], 1).await;
+    // The main simulator's seed, so the account id matches.
+    let env = isolated_with(
+        &[("ZOOM_SIM_SEED", "42")],
+        &[("ZOOM_ACCOUNT_ID", &account_id)],
+        1,
+    )
+    .await;
     let tenant = unique("s2s");
     let answer = verify(&env.watch.api, &tenant).await;
     assert_eq!(answer.status, 200, "{}", answer.text);

@@ -36,6 +36,12 @@ ROUTES = {
         ("get", "GET", "/api/zoom/recordings/aDYlohsHRtCd4ii1uC2%2BhA%3D%3D", "", None, True),
         ("download", "GET", "/api/zoom/recordings/aDYlohsHRtCd4ii1uC2%2BhA%3D%3D/files/kSQSRAjRLvOIqEQUDRIi0A/download", "", None, True),
     ],
+    "zoom-analytics": [
+        ("meetings", "GET", "/api/zoom/analytics/meetings", "from=2026-11-01&to=2026-11-27", None, True),
+    ],
+    "zoom-webhooks": [
+        ("meeting-started", "POST", "/api/zoom/webhooks", "", {"event": "meeting.started", "event_ts": 1795766400000, "payload": {"account_id": "AAAAAABBBB", "object": {"id": "85746065432", "uuid": "4444AAAiAAAAAiAiAiiAii==", "host_id": "x1yCzABCDEfg23HiJKl4mN", "topic": "My Meeting", "type": 2, "start_time": "2026-11-27T09:00:00Z", "timezone": "UTC", "duration": 60}}}, False),
+    ],
 }
 
 
@@ -52,6 +58,10 @@ def event(method, path, query, body, jwt):
         "x-amzn-trace-id": "Root=1-6b093a40-0123456789abcdef01234567", "x-forwarded-for": "203.0.113.10",
         "x-forwarded-port": "443", "x-forwarded-proto": "https",
     }
+    if path == "/api/zoom/webhooks":
+        # Signed for the timestamp below; a live check refuses it as stale (replay protection).
+        headers["x-zm-request-timestamp"] = "1795766400"
+        headers["x-zm-signature"] = "v0=" + "0" * 64
     if jwt:
         headers["authorization"] = "Bearer eyJhbGciOiJIUzI1NiJ9.redacted.redacted"
         context["authorizer"] = {"jwt": {"claims": {"sub": "acme", "iss": "https://issuer.example.com/", "aud": "zoom-connector", "exp": "1795770000"}, "scopes": None}}
@@ -63,7 +73,7 @@ def event(method, path, query, body, jwt):
         result["queryStringParameters"] = dict(p.split("=", 1) for p in query.split("&"))
     if body is not None:
         headers["content-type"] = "application/json"
-        result["body"] = json.dumps(body)
+        result["body"] = json.dumps(body, separators=(",", ":"))
     return result
 
 

@@ -100,6 +100,8 @@ start_stack() {
   # The token vault's key (AWS: from Secrets Manager). Fresh per run: the emulator is empty too.
   export ZOOM_TOKEN_KEYS=${ZOOM_TOKEN_KEYS:-local:$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')}
   export ZOOM_APP_RETURN_URL=${ZOOM_APP_RETURN_URL:-http://localhost:3000/integrations/zoom}
+  # A crashed event's claim is taken over after this long (AWS default: 60 s).
+  export ZOOM_IDEMPOTENCY_LEASE_SECS=${ZOOM_IDEMPOTENCY_LEASE_SECS:-3}
   if [[ -z "${ZOOM_API_BASE_URL:-}" ]]; then
     cargo build --quiet -p zoom-sim
     export ZOOM_SIM_URL="http://127.0.0.1:$sim_port" ZOOM_SIM_BIN="$ROOT/target/debug/zoom-sim"
@@ -120,10 +122,12 @@ start_stack() {
   # Lambda's SQS event source mappings, locally.
   cargo build --quiet -p sqs-poller
   export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
-  local archive_queue
+  local archive_queue events_queue
   archive_queue=$(grep '^ZOOM_ARCHIVE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
-  log "sqs-poller: archive jobs -> zoom-recording-archiver"
-  POLLER_WATCH_URL="$ZOOM_E2E_API" POLLER_ROUTES="$archive_queue=zoom-recording-archiver" \
+  events_queue=$(grep '^ZOOM_EVENTS_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
+  log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor"
+  POLLER_WATCH_URL="$ZOOM_E2E_API" \
+    POLLER_ROUTES="$archive_queue=zoom-recording-archiver,$events_queue=zoom-analytics-processor" \
     start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
 

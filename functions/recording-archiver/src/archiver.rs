@@ -61,6 +61,15 @@ impl Archiver {
         let table = &self.zoom.table;
         let tenant = job.tenant_id.as_str();
         let store = |e: zoom_shared::tokens::store::StoreError| e.to_string();
+        if table
+            .get_archive(tenant, &job.file_id)
+            .await
+            .map_err(store)?
+            .is_some_and(|r| r.status == ArchiveStatus::Archived)
+        {
+            tracing::info!("already archived; duplicate job skipped");
+            return Ok(());
+        }
         table
             .set_archive(
                 tenant,

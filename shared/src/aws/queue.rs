@@ -62,6 +62,61 @@ impl Queue {
     }
 }
 
+/// The port webhook intake publishes through ([`Queue`] in production).
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `body` with string attributes; `Ok` only once the queue accepted it.
+    fn publish(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl EventPublisher for Queue {
+    async fn publish(&self, body: &str, attributes: &[(&str, &str)]) -> Result<(), String> {
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body);
+        for (name, value) in attributes {
+            let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*value)
+                .build()
+                .map_err(|e| e.to_string())?;
+            request = request.message_attributes(*name, attribute);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| describe_sdk_error(&e))
+    }
+}
+
+/// An in-memory [`EventPublisher`] for unit tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct MemoryPublisher {
+    /// Published bodies.
+    pub messages: std::sync::Mutex<Vec<String>>,
+    /// When set, every publish fails.
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+impl EventPublisher for MemoryPublisher {
+    async fn publish(&self, body: &str, _attributes: &[(&str, &str)]) -> Result<(), String> {
+        if self.fail.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err("queue unavailable".into());
+        }
+        self.messages
+            .lock()
+            .map_err(|_| "poisoned".to_owned())?
+            .push(body.to_owned());
+        Ok(())
+    }
+}
+
 impl Probe for Queue {
     fn name(&self) -> &'static str {
         "queue"

@@ -135,6 +135,28 @@ async fn dispatch(sim: &Arc<Sim>, req: &Req) -> Result<Reply, Reply> {
                 .ok_or_else(|| error(StatusCode::BAD_REQUEST, "body needs {\"event\": {...}}"))?;
             ok(json!({"delivery_id": webhooks::send(sim, event)}))
         }
+        (&Method::POST, ["webhooks", "resend"]) => {
+            // Delivers every earlier event again, byte for byte (as Zoom's retries do).
+            let bodies: Vec<(u64, String)> = {
+                let state = sim.state();
+                let mut all: Vec<_> = state
+                    .delivery_bodies
+                    .iter()
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect();
+                all.sort();
+                all
+            };
+            let mut ids = Vec::new();
+            for (_, body) in bodies {
+                let name = serde_json::from_str::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["event"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                ids.push(webhooks::send_body(sim, name, body));
+            }
+            ok(json!({"delivery_ids": ids}))
+        }
         (&Method::POST, ["webhooks", "url-validation"]) => {
             let plain = secret_token("").chars().take(22).collect::<String>();
             let secret = sim.state().config.webhook_secret.clone();

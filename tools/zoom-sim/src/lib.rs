@@ -59,6 +59,8 @@ pub struct State {
     pub cdn_requests_with_token: u64,
     /// Downloads served by the CDN host.
     pub cdn_downloads: u64,
+    /// The body of each delivery, to resend it (`POST /_sim/webhooks/resend`).
+    pub delivery_bodies: std::collections::HashMap<u64, String>,
     /// Meetings in progress (started through the admin API), by meeting number.
     pub live: std::collections::HashMap<i64, admin::LiveMeeting>,
 }
@@ -95,6 +97,7 @@ impl Sim {
         state.cdn_requests_with_token = 0;
         state.cdn_downloads = 0;
         state.live.clear();
+        state.delivery_bodies.clear();
     }
 }
 
@@ -136,6 +139,7 @@ pub async fn start(mut config: SimConfig) -> std::io::Result<Running> {
             cdn_requests_with_token: 0,
             cdn_downloads: 0,
             live: Default::default(),
+            delivery_bodies: Default::default(),
         }),
         public_url,
         addr,

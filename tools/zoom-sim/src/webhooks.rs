@@ -247,11 +247,20 @@ pub async fn post_once(
 pub fn send(sim: &Arc<Sim>, event: Value) -> u64 {
     let name = event["event"].as_str().unwrap_or("unknown").to_owned();
     let body = event.to_string();
+    send_body(sim, name, body)
+}
+
+/// Sends an already serialised event body (a new delivery of the same bytes).
+pub fn send_body(sim: &Arc<Sim>, name: String, body: String) -> u64 {
     let delivery_id = sim
         .next_delivery
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         + 1;
-    let delays = sim.state().config.webhook_retry_delays_ms.clone();
+    let delays = {
+        let mut state = sim.state();
+        state.delivery_bodies.insert(delivery_id, body.clone());
+        state.config.webhook_retry_delays_ms.clone()
+    };
     let sim = sim.clone();
     tokio::spawn(async move {
         for attempt in 1..=(delays.len() as u32 + 1) {

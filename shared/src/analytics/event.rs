@@ -1,0 +1,234 @@
+//! The Zoom events the processor handles, parsed from the webhook body. Meeting ids arrive as
+//! strings in some webhooks and numbers in others; a participant's time is `join_time` in
+//! Zoom's document and `date_time` in its published example: both are accepted.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+/// The meeting instance an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// Zoom meeting number.
+    pub meeting_id: i64,
+    /// Instance UUID.
+    pub uuid: String,
+    /// Host's Zoom user id.
+    pub host_id: String,
+    /// Topic.
+    pub topic: String,
+    /// Start (the instance's UTC day is the analytics day).
+    pub start_time: DateTime<Utc>,
+}
+
+/// A participant of an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Participant {
+    /// Stable key: the participant UUID, else the participant id, else user id and name.
+    pub key: String,
+}
+
+/// A parsed event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ZoomEvent {
+    /// `meeting.started`.
+    Started(Instance),
+    /// `meeting.ended`.
+    Ended(Instance, DateTime<Utc>),
+    /// `meeting.participant_joined`.
+    Joined(Instance, Participant, DateTime<Utc>),
+    /// `meeting.participant_left`.
+    Left(Instance, Participant, DateTime<Utc>),
+    /// `meeting.deleted`.
+    Deleted {
+        /// Meeting number.
+        meeting_id: i64,
+    },
+    /// `recording.completed`.
+    RecordingCompleted {
+        /// Instance UUID.
+        uuid: String,
+        /// Host.
+        host_id: String,
+        /// Recording file ids.
+        file_ids: Vec<String>,
+    },
+    /// `app_deauthorized`.
+    Deauthorized {
+        /// The Zoom user who removed the app.
+        user_id: String,
+        /// When.
+        at: String,
+    },
+}
+
+/// A parsed delivery: the account it belongs to and the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// Zoom account id.
+    pub account_id: String,
+    /// The event.
+    pub event: ZoomEvent,
+}
+
+fn time(value: &Value) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value.as_str()?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn meeting_id(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_str()?.parse().ok())
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+fn instance(object: &Value) -> Result<Instance, String> {
+    Ok(Instance {
+        meeting_id: meeting_id(&object["id"]).ok_or("the event has no meeting id")?,
+        uuid: object["uuid"]
+            .as_str()
+            .filter(|u| !u.is_empty())
+            .ok_or("the event has no meeting uuid")?
+            .to_owned(),
+        host_id: text(&object["host_id"]),
+        topic: text(&object["topic"]),
+        start_time: time(&object["start_time"]).ok_or("the event has no start_time")?,
+    })
+}
+
+/// A participant with the join and leave times its event carries.
+type Sighting = (Participant, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn participant(object: &Value) -> Result<Sighting, String> {
+    let p = &object["participant"];
+    if !p.is_object() {
+        return Err("the event has no participant".into());
+    }
+    let key = [&p["participant_uuid"], &p["id"]]
+        .iter()
+        .find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
+        .unwrap_or_else(|| format!("{}|{}", text(&p["user_id"]), text(&p["user_name"])));
+    let joined = time(&p["join_time"]).or_else(|| time(&p["date_time"]));
+    let left = time(&p["leave_time"]).or_else(|| time(&p["date_time"]));
+    Ok((Participant { key }, joined, left))
+}
+
+/// Parses a webhook body.
+pub fn parse(body: &str) -> Result<Parsed, String> {
+    let value: Value = serde_json::from_str(body).map_err(|e| format!("not JSON: {e}"))?;
+    let payload = &value["payload"];
+    let object = &payload["object"];
+    let event = match value["event"].as_str().unwrap_or_default() {
+        "meeting.started" => ZoomEvent::Started(instance(object)?),
+        "meeting.ended" => {
+            let end = time(&object["end_time"]).ok_or("meeting.ended has no end_time")?;
+            ZoomEvent::Ended(instance(object)?, end)
+        }
+        "meeting.participant_joined" => {
+            let (p, joined, _) = participant(object)?;
+            ZoomEvent::Joined(
+                instance(object)?,
+                p,
+                joined.ok_or("the participant has no join time")?,
+            )
+        }
+        "meeting.participant_left" => {
+            let (p, _, left) = participant(object)?;
+            ZoomEvent::Left(
+                instance(object)?,
+                p,
+                left.ok_or("the participant has no leave time")?,
+            )
+        }
+        "meeting.deleted" => ZoomEvent::Deleted {
+            meeting_id: meeting_id(&object["id"]).ok_or("meeting.deleted has no id")?,
+        },
+        "recording.completed" => ZoomEvent::RecordingCompleted {
+            uuid: object["uuid"]
+                .as_str()
+                .ok_or("recording.completed has no uuid")?
+                .to_owned(),
+            host_id: text(&object["host_id"]),
+            file_ids: object["recording_files"]
+                .as_array()
+                .map(|files| {
+                    files
+                        .iter()
+                        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        "app_deauthorized" => ZoomEvent::Deauthorized {
+            user_id: payload["user_id"]
+                .as_str()
+                .ok_or("app_deauthorized has no user_id")?
+                .to_owned(),
+            at: text(&payload["deauthorization_time"]),
+        },
+        other => return Err(format!("unhandled event {other}")),
+    };
+    Ok(Parsed {
+        account_id: payload["account_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        event,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> String {
+        let dir = std::env::var("ZOOM_SHARED_DIR")
+            .unwrap_or_else(|_| format!("{}/../../shared", env!("CARGO_MANIFEST_DIR")));
+        std::fs::read_to_string(format!("{dir}/zoom/webhook-examples/{name}.json"))
+            .expect("example")
+    }
+
+    #[test]
+    fn zoom_examples_parse() {
+        for name in [
+            "meeting.started",
+            "meeting.ended",
+            "meeting.participant_joined",
+            "meeting.participant_left",
+            "recording.completed",
+            "app_deauthorized",
+        ] {
+            let parsed = parse(&example(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(parsed.account_id, "AAAAAABBBB", "{name}");
+        }
+        match parse(&example("meeting.participant_joined"))
+            .expect("joined")
+            .event
+        {
+            ZoomEvent::Joined(i, p, at) => {
+                assert_eq!(i.meeting_id, 1_234_567_890, "string ids are accepted");
+                assert_eq!(p.key, "55555AAAiAAAAAiAiAiiAii");
+                assert_eq!(
+                    at.to_rfc3339(),
+                    "2021-07-13T21:44:51+00:00",
+                    "date_time is accepted"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn incomplete_events_are_errors() {
+        for body in [
+            "{",
+            r#"{"event":"meeting.started","payload":{"object":{}}}"#,
+            r#"{"event":"meeting.ended","payload":{"object":{"id":1,"uuid":"u","start_time":"2026-01-01T00:00:00Z"}}}"#,
+            r#"{"event":"x.y","payload":{}}"#,
+        ] {
+            assert!(parse(body).is_err(), "{body}");
+        }
+    }
+}

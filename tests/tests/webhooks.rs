@@ -1,0 +1,631 @@
+//! Webhooks to analytics end to end: the simulator's signed deliveries, `zoom-webhooks`,
+//! moto SQS, the poller, `zoom-analytics-processor`, and `zoom-analytics`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use zoom_e2e::*;
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_nanos()
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// yyyy-mm-dd of an epoch second.
+fn date_of(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!(
+        "{:04}-{:02}-{:02}",
+        yoe + era * 400 + i64::from(m <= 2),
+        m,
+        d
+    )
+}
+
+async fn analytics(api: &str, tenant: &str, query: &str) -> Answer {
+    send(
+        client()
+            .get(format!("{api}/api/zoom/analytics/meetings?{query}"))
+            .bearer_auth(jwt(tenant)),
+    )
+    .await
+}
+
+/// Polls until `check` accepts the summary (at most `secs`).
+async fn until(
+    api: &str,
+    tenant: &str,
+    query: &str,
+    secs: u64,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let body = analytics(api, tenant, query).await.json();
+        if check(&body) {
+            return body;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(secs),
+            "analytics never matched: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn post_webhook(api: &str, body: &str, timestamp: i64, secret: &str) -> Answer {
+    let ts = timestamp.to_string();
+    send(
+        client()
+            .post(format!("{api}/api/zoom/webhooks"))
+            .header("content-type", "application/json")
+            .header("x-zm-request-timestamp", &ts)
+            .header("x-zm-signature", zoom_signature(secret, &ts, body))
+            .body(body.to_owned()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn rejected_deliveries_enqueue_nothing() {
+    let queue = create_queue(&format!("e2e-intake-{}", free_port())).await;
+    let watch = ExtraWatch::start(&[("ZOOM_EVENTS_QUEUE_URL", &queue)], "/api/zoom/health").await;
+    let secret = env("ZOOM_WEBHOOK_SECRET_TOKEN");
+    let body =
+        r#"{"event":"meeting.started","event_ts":1,"payload":{"account_id":"acct","object":{}}}"#;
+    post_webhook(&watch.api, body, now(), "not-the-secret")
+        .await
+        .problem(401);
+    post_webhook(&watch.api, body, now() - 301, &secret)
+        .await
+        .problem(401);
+    post_webhook(&watch.api, body, now() + 301, &secret)
+        .await
+        .problem(401);
+    post_webhook(&watch.api, "this is not json", now(), &secret)
+        .await
+        .problem(400);
+    post_webhook(&watch.api, r#"{"event":"meeting.started"}"#, now(), &secret)
+        .await
+        .problem(400);
+    let big = format!(
+        r#"{{"event":"meeting.started","payload":{{"pad":"{}"}}}}"#,
+        "x".repeat(140_000)
+    );
+    post_webhook(&watch.api, &big, now(), &secret)
+        .await
+        .problem(413);
+    send(
+        client()
+            .post(format!("{}/api/zoom/webhooks", watch.api))
+            .body(body),
+    )
+    .await
+    .problem(401);
+    assert_eq!(queue_depth(&queue).await, 0, "nothing was enqueued");
+    let ignored = post_webhook(
+        &watch.api,
+        r#"{"event":"user.updated","payload":{"account_id":"a"}}"#,
+        now(),
+        &secret,
+    )
+    .await;
+    assert_eq!(
+        (ignored.status, ignored.json()["status"].clone()),
+        (200, json!("ignored"))
+    );
+    assert_eq!(queue_depth(&queue).await, 0);
+    let accepted = post_webhook(&watch.api, body, now(), &secret).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    assert_eq!(
+        queue_depth(&queue).await,
+        1,
+        "a good delivery is enqueued (so the zeros above mean something)"
+    );
+}
+
+#[tokio::test]
+async fn url_validation_is_answered_as_zoom_checks_it() {
+    let result: Value = send(client().post(format!(
+        "{}/_sim/webhooks/url-validation",
+        env("ZOOM_SIM_URL")
+    )))
+    .await
+    .json();
+    assert_eq!(result["valid"], true, "{result}");
+}
+
+/// Drives one meeting through the simulator: start, joins and leaves, end.
+async fn meeting(
+    sim: &SimProcess,
+    id: i64,
+    at: i64,
+    script: &[(&str, i64, i64)],
+    end: i64,
+    record: bool,
+) {
+    let time = |offset: i64| {
+        let t = at + offset;
+        format!(
+            "{}T{:02}:{:02}:{:02}Z",
+            date_of(t),
+            (t % 86_400) / 3600,
+            (t % 3600) / 60,
+            t % 60
+        )
+    };
+    sim.post(&format!("meetings/{id}/start"), json!({"at": time(0)}))
+        .await;
+    let mut people = Vec::new();
+    for (name, join, _) in script {
+        let joined = sim
+            .post(
+                &format!("meetings/{id}/participants"),
+                json!({"name": name, "at": time(*join)}),
+            )
+            .await;
+        people.push(joined["participant_id"].as_str().expect("pid").to_owned());
+    }
+    for ((_, _, leave), pid) in script.iter().zip(&people) {
+        sim.post(
+            &format!("meetings/{id}/participants/{pid}/leave"),
+            json!({"at": time(*leave)}),
+        )
+        .await;
+    }
+    sim.post(
+        &format!("meetings/{id}/end"),
+        json!({"at": time(end), "record": record}),
+    )
+    .await;
+}
+
+async fn all_delivered(sim: &SimProcess, count: usize) {
+    let started = Instant::now();
+    loop {
+        let deliveries = sim.get("deliveries").await;
+        let ok = deliveries
+            .as_array()
+            .map(|d| d.iter().filter(|x| x["ok"] == true).count())
+            .unwrap_or(0);
+        if ok >= count {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "deliveries: {deliveries}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn drained(queue: &str) {
+    let started = Instant::now();
+    while queue_depth(queue).await > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "queue not drained"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
+    let env = isolated_pipeline(&[], &[], &format!("e2e-events-{}", free_port()), true).await;
+    let tenant = unique("day");
+    connect(&env.watch.api, &tenant).await;
+    let account = env.sim.get("account").await;
+    let meetings = account["meetings"].as_array().expect("meetings").clone();
+    let host_of = |i: usize| meetings[i]["host_id"].as_str().expect("host").to_owned();
+    // Meetings 0..3 belong to host 0, 3.. to host 1 (the seed gives each host 3 scheduled).
+    let (m1, m2, m3) = (
+        meetings[0]["id"].as_i64().expect("id"),
+        meetings[3]["id"].as_i64().expect("id"),
+        meetings[1]["id"].as_i64().expect("id"),
+    );
+    assert_ne!(host_of(0), host_of(3));
+    let day = (now() / 86_400 - 1) * 86_400; // yesterday 00:00 UTC
+    let h = 3600;
+    // M1 (host A): 09:00–09:45; a 0–30 min, b 10–40 min: peak 2, 60 participant minutes.
+    meeting(
+        &env.sim,
+        m1,
+        day + 9 * h,
+        &[("a", 0, 30 * 60), ("b", 10 * 60, 40 * 60)],
+        45 * 60,
+        false,
+    )
+    .await;
+    // M2 (host B): 10:00–10:50; c 0–20, d 5–30, e 10–40: peak 3, 75 minutes; recorded.
+    meeting(
+        &env.sim,
+        m2,
+        day + 10 * h,
+        &[
+            ("c", 0, 20 * 60),
+            ("d", 5 * 60, 30 * 60),
+            ("e", 10 * 60, 40 * 60),
+        ],
+        50 * 60,
+        true,
+    )
+    .await;
+    // M3 (host A): 13:00–13:20; f 0–15: peak 1, 15 minutes.
+    meeting(
+        &env.sim,
+        m3,
+        day + 13 * h,
+        &[("f", 0, 15 * 60)],
+        20 * 60,
+        false,
+    )
+    .await;
+    let events = 3 * 2 + 6 * 2 + 1; // start+end each, 6 joins and 6 leaves, 1 recording
+    all_delivered(&env.sim, events).await;
+    let date = date_of(day);
+    let query = format!("from={date}&to={date}");
+    let expect = |body: &Value| {
+        let s = &body["summary"];
+        s["meetings_started"] == 3
+            && s["meetings_completed"] == 3
+            && s["total_meeting_minutes"] == 115
+            && s["participant_joins"] == 6
+            && s["participant_minutes"] == 150
+            && s["peak_concurrent_participants"] == 3
+    };
+    let body = until(&env.watch.api, &tenant, &query, 90, expect).await;
+    assert_eq!(body["summary"]["average_duration_minutes"], 38.3);
+    assert_eq!(body["daily"].as_array().map(Vec::len), Some(1));
+    let top = body["top_hosts"].as_array().expect("top hosts");
+    assert_eq!(top[0]["host_id"], host_of(0).as_str());
+    assert_eq!(
+        (
+            top[0]["meetings_completed"].clone(),
+            top[0]["total_meeting_minutes"].clone()
+        ),
+        (json!(2), json!(65))
+    );
+    assert_eq!(
+        (
+            top[1]["meetings_completed"].clone(),
+            top[1]["total_meeting_minutes"].clone()
+        ),
+        (json!(1), json!(50))
+    );
+    let recent: Vec<i64> = body["recent_meetings"]
+        .as_array()
+        .expect("recent")
+        .iter()
+        .filter_map(|m| m["meeting_id"].as_i64())
+        .collect();
+    assert_eq!(recent, vec![m3, m2, m1], "most recently ended first");
+    let by_host = analytics(
+        &env.watch.api,
+        &tenant,
+        &format!("{query}&host_id={}", host_of(3)),
+    )
+    .await
+    .json();
+    assert_eq!(by_host["summary"]["meetings_completed"], 1);
+    assert_eq!(by_host["summary"]["peak_concurrent_participants"], 3);
+
+    // Every event delivered twice more, byte for byte: nothing changes.
+    env.sim.post("webhooks/resend", json!({})).await;
+    env.sim.post("webhooks/resend", json!({})).await;
+    all_delivered(&env.sim, events * 3).await;
+    drained(&env.queues.0).await;
+    let again = analytics(&env.watch.api, &tenant, &query).await.json();
+    assert_eq!(
+        again["summary"], body["summary"],
+        "redeliveries are counted once"
+    );
+
+    // Another tenant sees none of it.
+    let other = analytics(&env.watch.api, &unique("stranger"), &query)
+        .await
+        .json();
+    assert_eq!(other["summary"]["meetings_started"], 0);
+}
+
+#[tokio::test]
+async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
+    let env = isolated_pipeline(
+        &[],
+        &[("ZOOM_FAULT_CRASH_AFTER_CLAIM", "meeting.started")],
+        &format!("e2e-events-{}", free_port()),
+        true,
+    )
+    .await;
+    let tenant = unique("crash");
+    connect(&env.watch.api, &tenant).await;
+    let id = env.sim.get("account").await["meetings"][0]["id"]
+        .as_i64()
+        .expect("id");
+    let start = now() - 600;
+    let at = format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of(start),
+        (start % 86_400) / 3600,
+        (start % 3600) / 60,
+        start % 60
+    );
+    env.sim
+        .post(&format!("meetings/{id}/start"), json!({"at": at}))
+        .await;
+    let date = date_of(start);
+    let body = until(
+        &env.watch.api,
+        &tenant,
+        &format!("from={date}&to={date}"),
+        60,
+        |b| b["summary"]["meetings_started"] == 1,
+    )
+    .await;
+    drained(&env.queues.0).await;
+    assert!(
+        env.watch
+            .logs()
+            .contains("injected crash after the idempotency claim"),
+        "the crash happened"
+    );
+    assert_eq!(
+        analytics(&env.watch.api, &tenant, &format!("from={date}&to={date}"))
+            .await
+            .json()["summary"],
+        body["summary"]
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_succeed() {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let port = free_port();
+    let dlq = create_queue(&format!("e2e-dlq-{port}")).await;
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("attrs")
+        .attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
+        .expect("arn");
+    let name = format!("e2e-poison-{port}");
+    sqs.create_queue()
+        .queue_name(&name)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2}).to_string(),
+        )
+        .send()
+        .await
+        .expect("queue");
+    let env = isolated_pipeline(&[], &[], &name, true).await;
+    let tenant = unique("poison");
+    connect(&env.watch.api, &tenant).await;
+    let account = env.sim.get("account").await;
+    let account_id = account["account_id"].as_str().expect("account").to_owned();
+    let start = now() - 3600;
+    let iso = |t: i64| {
+        format!(
+            "{}T{:02}:{:02}:{:02}Z",
+            date_of(t),
+            (t % 86_400) / 3600,
+            (t % 3600) / 60,
+            t % 60
+        )
+    };
+    let good = |uuid: &str, id: i64| {
+        json!({"event": "meeting.started", "event_ts": start * 1000, "payload": {"account_id": account_id, "object": {
+            "id": id.to_string(), "uuid": uuid, "host_id": "h", "topic": "t", "type": 2, "start_time": iso(start), "duration": 30}}})
+        .to_string()
+    };
+    let entries = [
+        ("poison", "this is not an event".to_owned()),
+        ("good1", good("uuid-good-1", 11)),
+        ("good2", good("uuid-good-2", 12)),
+    ];
+    let mut batch = sqs.send_message_batch().queue_url(&env.queues.0);
+    for (id, body) in &entries {
+        batch = batch.entries(
+            aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(*id)
+                .message_body(body)
+                .build()
+                .expect("entry"),
+        );
+    }
+    batch.send().await.expect("sent");
+    let date = date_of(start);
+    until(
+        &env.watch.api,
+        &tenant,
+        &format!("from={date}&to={date}"),
+        60,
+        |b| b["summary"]["meetings_started"] == 2,
+    )
+    .await;
+    let started = Instant::now();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        if let Some(message) = got.messages().first() {
+            assert_eq!(message.body(), Some("this is not an event"));
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the poison message never reached the dead-letter queue"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
+    let name = format!("e2e-late-{}", free_port());
+    let env = isolated_pipeline(
+        &[("ZOOM_SIM_WEBHOOK_RETRY_DELAYS_MS", "3000,3000,3000")],
+        &[],
+        &name,
+        false,
+    )
+    .await;
+    let tenant = unique("sqsdown");
+    connect(&env.watch.api, &tenant).await;
+    let id = env.sim.get("account").await["meetings"][0]["id"]
+        .as_i64()
+        .expect("id");
+    let start = now() - 600;
+    let at = format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of(start),
+        (start % 86_400) / 3600,
+        (start % 3600) / 60,
+        start % 60
+    );
+    env.sim
+        .post(&format!("meetings/{id}/start"), json!({"at": at}))
+        .await;
+    // The first attempt meets no queue.
+    let started = Instant::now();
+    loop {
+        let deliveries = env.sim.get("deliveries").await;
+        if let Some(first) = deliveries.as_array().and_then(|d| d.first()) {
+            assert_eq!(first["status"], 503, "{first}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let queue = create_queue(&name).await;
+    let archive = env.queues.1.clone();
+    let _poller = start_poller(
+        &env.watch.api,
+        &[
+            (&queue, "zoom-analytics-processor"),
+            (&archive, "zoom-recording-archiver"),
+        ],
+    );
+    let date = date_of(start);
+    let body = until(
+        &env.watch.api,
+        &tenant,
+        &format!("from={date}&to={date}"),
+        60,
+        |b| b["summary"]["meetings_started"] == 1,
+    )
+    .await;
+    let deliveries = env.sim.get("deliveries").await;
+    assert!(
+        deliveries
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|d| d["ok"] == true),
+        "a retry succeeded"
+    );
+    drained(&queue).await;
+    assert_eq!(
+        analytics(&env.watch.api, &tenant, &format!("from={date}&to={date}"))
+            .await
+            .json()["summary"],
+        body["summary"]
+    );
+}
+
+#[tokio::test]
+async fn app_deauthorized_deletes_the_tenant_and_records_it() {
+    let env = isolated_pipeline(&[], &[], &format!("e2e-events-{}", free_port()), true).await;
+    let tenant = unique("deauth");
+    connect(&env.watch.api, &tenant).await;
+    let user = env.sim.get("account").await["authorizing_user"]["id"]
+        .as_str()
+        .expect("user")
+        .to_owned();
+    env.sim.post("deauthorize", json!({"user_id": user})).await;
+    let started = Instant::now();
+    while scan_table()
+        .await
+        .iter()
+        .any(|i| i.contains(&format!("TENANT#{tenant}")))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the tenant's data is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(
+        scan_table()
+            .await
+            .iter()
+            .any(|i| i.contains(&format!("COMPLIANCE#{user}"))),
+        "the deletion is recorded"
+    );
+    let status: Value = send(
+        client()
+            .get(format!("{}/api/zoom/connection-status", env.watch.api))
+            .bearer_auth(jwt(&tenant)),
+    )
+    .await
+    .json();
+    assert_eq!(status["connected"], false);
+}
+
+#[tokio::test]
+async fn analytics_input_is_validated_and_needs_a_caller() {
+    let tenant = unique("an");
+    for (query, field) in [
+        ("from=2026-13-01", "from"),
+        ("to=tomorrow", "to"),
+        ("from=2026-11-27&to=2026-11-01", "from"),
+        ("from=2024-01-01&to=2026-01-01", "from"),
+        ("host_id=..%2F", "host_id"),
+    ] {
+        let problem = analytics(&api(), &tenant, query).await.problem(400);
+        assert_eq!(problem["errors"][0]["field"], field, "{query}");
+    }
+    send(client().get(format!("{}/api/zoom/analytics/meetings", api())))
+        .await
+        .problem(401);
+    let empty = analytics(&api(), &tenant, "").await;
+    assert_eq!(empty.status, 200);
+    assert_eq!(
+        empty.json()["daily"].as_array().map(Vec::len),
+        Some(31),
+        "30 days back, inclusive"
+    );
+}
