@@ -237,14 +237,26 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
     connect(&env.watch.api, &tenant).await;
     let account = env.sim.get("account").await;
     let meetings = account["meetings"].as_array().expect("meetings").clone();
-    let host_of = |i: usize| meetings[i]["host_id"].as_str().expect("host").to_owned();
-    // Meetings 0..3 belong to host 0, 3.. to host 1 (the seed gives each host 3 scheduled).
-    let (m1, m2, m3) = (
-        meetings[0]["id"].as_i64().expect("id"),
-        meetings[3]["id"].as_i64().expect("id"),
-        meetings[1]["id"].as_i64().expect("id"),
-    );
-    assert_ne!(host_of(0), host_of(3));
+    // Two meetings of one host (A) and one of another (B).
+    let host_a = meetings[0]["host_id"].as_str().expect("host").to_owned();
+    let of_a: Vec<i64> = meetings
+        .iter()
+        .filter(|m| m["host_id"] == host_a.as_str())
+        .filter_map(|m| m["id"].as_i64())
+        .collect();
+    let other = meetings
+        .iter()
+        .find(|m| m["host_id"] != host_a.as_str())
+        .expect("another host");
+    let host_b = other["host_id"].as_str().expect("host").to_owned();
+    let (m1, m2, m3) = (of_a[0], other["id"].as_i64().expect("id"), of_a[1]);
+    let host_of = |i: usize| {
+        if i == 0 {
+            host_a.clone()
+        } else {
+            host_b.clone()
+        }
+    };
     let day = (now() / 86_400 - 1) * 86_400; // yesterday 00:00 UTC
     let h = 3600;
     // M1 (host A): 09:00–09:45; a 0–30 min, b 10–40 min: peak 2, 60 participant minutes.
@@ -374,14 +386,24 @@ async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;
     let date = date_of(start);
-    let body = until(
-        &env.watch.api,
-        &tenant,
-        &format!("from={date}&to={date}"),
-        60,
-        |b| b["summary"]["meetings_started"] == 1,
-    )
-    .await;
+    let started = Instant::now();
+    let body = loop {
+        let body = analytics(&env.watch.api, &tenant, &format!("from={date}&to={date}"))
+            .await
+            .json();
+        if body["summary"]["meetings_started"] == 1 {
+            break body;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let logs = env.watch.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(60).collect();
+            panic!(
+                "not counted; watch log tail:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     drained(&env.queues.0).await;
     assert!(
         env.watch

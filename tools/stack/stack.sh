@@ -102,6 +102,9 @@ start_stack() {
   export ZOOM_APP_RETURN_URL=${ZOOM_APP_RETURN_URL:-http://localhost:3000/integrations/zoom}
   # A crashed event's claim is taken over after this long (AWS default: 60 s).
   export ZOOM_IDEMPOTENCY_LEASE_SECS=${ZOOM_IDEMPOTENCY_LEASE_SECS:-3}
+  # moto applies concurrent updates of one item without DynamoDB's isolation (an increment can
+  # be lost), so locally the processor handles one instance group at a time (AWS default: 4).
+  export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-1}
   if [[ -z "${ZOOM_API_BASE_URL:-}" ]]; then
     cargo build --quiet -p zoom-sim
     export ZOOM_SIM_URL="http://127.0.0.1:$sim_port" ZOOM_SIM_BIN="$ROOT/target/debug/zoom-sim"

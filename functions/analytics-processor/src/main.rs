@@ -43,6 +43,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         crash_after_claim: env
             .optional("ZOOM_FAULT_CRASH_AFTER_CLAIM")
             .map(str::to_owned),
+        concurrency: env
+            .optional("ZOOM_PROCESSOR_CONCURRENCY")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(processor::CONCURRENCY),
     };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -35,6 +35,8 @@ pub struct Processor {
     pub lease_secs: i64,
     /// Fault injection for tests: exit right after the first claim of this event type.
     pub crash_after_claim: Option<String>,
+    /// Groups handled at once within a batch (default [`CONCURRENCY`]).
+    pub concurrency: usize,
 }
 
 fn random_id() -> String {
@@ -94,7 +96,7 @@ impl Processor {
                 }
                 failed
             })
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
         let mut response = SqsBatchResponse::default();
