@@ -130,7 +130,7 @@ start_stack() {
   events_queue=$(grep '^ZOOM_EVENTS_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor"
   POLLER_WATCH_URL="$ZOOM_E2E_API" \
-    POLLER_ROUTES="$archive_queue=zoom-recording-archiver,$events_queue=zoom-analytics-processor" \
+    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30" \
     start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
 

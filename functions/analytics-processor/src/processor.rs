@@ -33,7 +33,7 @@ pub struct Processor {
     pub metrics: Metrics,
     /// How long a claim holds before another worker may take the event over.
     pub lease_secs: i64,
-    /// Fault injection for tests: exit right after the first claim of this event type.
+    /// Fault injection for tests: crash right after the first claim of this event type.
     pub crash_after_claim: Option<String>,
     /// Groups handled at once within a batch (default [`CONCURRENCY`]).
     pub concurrency: usize,
@@ -163,7 +163,10 @@ impl Processor {
         let name = event_name(&parsed.event);
         if attempt == 1 && self.crash_after_claim.as_deref() == Some(name) {
             tracing::warn!(event = name, "injected crash after the idempotency claim");
-            std::process::exit(70);
+            // A panic abandons the invocation half-way, as a crash would: lambda_runtime reports
+            // the invocation failed and SQS redelivers the batch. (Exiting the process instead
+            // would leave `cargo lambda watch` without an instance to restart locally.)
+            panic!("injected crash after the idempotency claim of {name}");
         }
         let result = self.effects(t, all, dedup, &claim_id, parsed).await;
         if result.is_err() {

@@ -6,6 +6,8 @@
 //! function did not report as failed (`batchItemFailures`), and leaves the failures for
 //! redelivery, and so for the dead-letter queue after the queue's redrive count.
 //!
+//! Each route is `queue_url=function[=timeout_secs]` (default 900 s).
+//!
 //! One deliberate difference: a failed message is made visible again after
 //! `POLLER_RETRY_DELAY_SECS` (default 1) instead of the queue's whole visibility timeout, so
 //! local runs and tests do not wait minutes for a redelivery.
@@ -19,6 +21,8 @@ use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeN
 struct Route {
     queue_url: String,
     function: String,
+    /// How long an invocation may take before its messages count as failed.
+    timeout: Duration,
 }
 
 fn routes() -> Result<Vec<Route>, String> {
@@ -27,13 +31,23 @@ fn routes() -> Result<Vec<Route>, String> {
     spec.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|pair| {
-            let (queue_url, function) = pair
-                .trim()
-                .rsplit_once('=')
-                .ok_or_else(|| format!("POLLER_ROUTES entry {pair} is not queue_url=function"))?;
+            // queue_url=function[=timeout_secs]; the URL itself contains no '='.
+            let mut parts = pair.trim().splitn(3, '=');
+            let (Some(queue_url), Some(function)) = (parts.next(), parts.next()) else {
+                return Err(format!(
+                    "POLLER_ROUTES entry {pair} is not queue_url=function"
+                ));
+            };
+            let timeout = match parts.next() {
+                None => 900,
+                Some(t) => t
+                    .parse::<u64>()
+                    .map_err(|_| format!("POLLER_ROUTES entry {pair} has a bad timeout"))?,
+            };
             Ok(Route {
                 queue_url: queue_url.to_owned(),
                 function: function.to_owned(),
+                timeout: Duration::from_secs(timeout),
             })
         })
         .collect()
@@ -155,7 +169,13 @@ async fn poll(
             record.aws_region = Some("us-east-1".into());
             event.records.push(record);
         }
-        let failed: Vec<String> = match http.post(&invoke_url).json(&event).send().await {
+        let failed: Vec<String> = match http
+            .post(&invoke_url)
+            .timeout(route.timeout)
+            .json(&event)
+            .send()
+            .await
+        {
             Ok(response) if response.status().is_success() => {
                 match response.json::<serde_json::Value>().await {
                     Ok(value)
