@@ -344,11 +344,8 @@ impl AuthHandler {
     }
 }
 
-fn store_problem(error: zoom_shared::tokens::store::StoreError) -> ApiError {
-    ApiError::ServiceUnavailable {
-        detail: error.to_string(),
-        extensions: Default::default(),
-    }
+fn store_problem(e: zoom_shared::tokens::store::StoreError) -> ApiError {
+    ApiError::from(e)
 }
 
 fn callback_problem(error: CallbackError) -> ApiError {

@@ -101,10 +101,7 @@ impl Handler<Route> for MeetingsHandler {
 }
 
 fn store_problem(e: zoom_shared::tokens::store::StoreError) -> ApiError {
-    ApiError::ServiceUnavailable {
-        detail: e.to_string(),
-        extensions: Default::default(),
-    }
+    ApiError::from(e)
 }
 
 fn not_found(id: i64) -> ApiError {

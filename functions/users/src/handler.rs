@@ -54,10 +54,7 @@ fn view(user: &ZoomUser) -> serde_json::Value {
 }
 
 fn store_problem(e: zoom_shared::tokens::store::StoreError) -> ApiError {
-    ApiError::ServiceUnavailable {
-        detail: e.to_string(),
-        extensions: Default::default(),
-    }
+    ApiError::from(e)
 }
 
 impl Handler<Route> for UsersHandler {

@@ -38,27 +38,10 @@ impl Queue {
         &self,
         body: &T,
         attributes: &[(&str, &str)],
-    ) -> Result<String, String> {
+    ) -> Result<(), String> {
         let text = serde_json::to_string(body)
             .map_err(|e| format!("message could not be encoded: {e}"))?;
-        let mut request = self
-            .client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(text);
-        for (name, value) in attributes {
-            let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(*value)
-                .build()
-                .map_err(|e| e.to_string())?;
-            request = request.message_attributes(*name, attribute);
-        }
-        request
-            .send()
-            .await
-            .map(|answer| answer.message_id().unwrap_or_default().to_owned())
-            .map_err(|e| describe_sdk_error(&e))
+        self.publish(&text, attributes).await
     }
 }
 

@@ -14,6 +14,16 @@ use crate::aws::{Table, describe_sdk_error};
 #[error("storage failed: {0}")]
 pub struct StoreError(pub String);
 
+impl From<StoreError> for crate::http::ApiError {
+    /// Storage trouble is a dependency outage: 503, naming no data.
+    fn from(error: StoreError) -> Self {
+        crate::http::ApiError::ServiceUnavailable {
+            detail: error.to_string(),
+            extensions: Default::default(),
+        }
+    }
+}
+
 /// Whether a connection can be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
