@@ -58,7 +58,8 @@ PY
 stop_all() {
   local pid
   for pid in "${PIDS[@]:-}"; do
-    [[ -n "$pid" ]] && kill -TERM -- "-$pid" 2>/dev/null || true
+    # Its process group (services started with setsid), else the process itself.
+    [[ -n "$pid" ]] && { kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; }
   done
   for pid in "${PIDS[@]:-}"; do
     [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
