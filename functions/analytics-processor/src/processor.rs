@@ -270,3 +270,24 @@ impl Processor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `events/zoom-analytics-processor/batch.json` is an SQS event whose bodies are events.
+    #[test]
+    fn the_sample_event_parses() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/zoom-analytics-processor/batch.json"
+        ))
+        .expect("event");
+        let event: SqsEvent = serde_json::from_str(&text).expect("SQS event");
+        for record in &event.records {
+            let body = record.body.as_deref().expect("body");
+            assert!(parse(body).is_ok());
+            assert_eq!(dedup_key(record, body), "3f1c0a6c2b9e4d7a8e5f6b1c2d3e4f5a");
+        }
+    }
+}

@@ -162,3 +162,22 @@ impl Archiver {
         Ok((key, stored.size))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `events/zoom-recording-archiver/job.json` is an SQS event whose body is an archive job.
+    #[test]
+    fn the_sample_event_parses() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/zoom-recording-archiver/job.json"
+        ))
+        .expect("event");
+        let event: SqsEvent = serde_json::from_str(&text).expect("SQS event");
+        let job: ArchiveJob =
+            serde_json::from_str(event.records[0].body.as_deref().expect("body")).expect("job");
+        assert_eq!(job.tenant_id, "acme");
+    }
+}
