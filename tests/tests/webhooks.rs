@@ -96,10 +96,10 @@ async fn rejected_deliveries_enqueue_nothing() {
     post_webhook(&watch.api, body, now(), "not-the-secret")
         .await
         .problem(401);
-    post_webhook(&watch.api, body, now() - 301, &secret)
+    post_webhook(&watch.api, body, now() - 400, &secret)
         .await
         .problem(401);
-    post_webhook(&watch.api, body, now() + 301, &secret)
+    post_webhook(&watch.api, body, now() + 400, &secret)
         .await
         .problem(401);
     post_webhook(&watch.api, "this is not json", now(), &secret)
