@@ -100,6 +100,15 @@ pub async fn send(request: reqwest::RequestBuilder) -> Answer {
     }
 }
 
+/// A name no other test uses (a tenant id, say): `prefix-{nanoseconds}`.
+pub fn unique(prefix: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos();
+    format!("{prefix}-{nanos}")
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

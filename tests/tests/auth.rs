@@ -3,16 +3,6 @@
 use serde_json::{Value, json};
 use zoom_e2e::*;
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    )
-}
-
 async fn status(api: &str, tenant: &str, verify: bool) -> Answer {
     let url = format!(
         "{api}/api/zoom/connection-status{}",

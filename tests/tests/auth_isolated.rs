@@ -6,16 +6,6 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use zoom_e2e::*;
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    )
-}
-
 async fn verify(api: &str, tenant: &str) -> Answer {
     send(
         client()

@@ -4,16 +4,6 @@ use serde_json::{Value, json};
 use zoom_e2e::*;
 use zoom_sim::http::PatternBody;
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    )
-}
-
 async fn get(api: &str, tenant: &str, path: &str) -> Answer {
     send(
         client()

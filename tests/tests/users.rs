@@ -5,16 +5,6 @@ use std::collections::HashSet;
 use serde_json::Value;
 use zoom_e2e::*;
 
-fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_nanos()
-    )
-}
-
 async fn get(api: &str, tenant: &str, path: &str) -> Answer {
     send(
         client()

@@ -363,35 +363,15 @@ fn callback_problem(error: CallbackError) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::RequestExt;
 
-    /// Every event in `events/zoom-auth/` is a valid API Gateway event for a route we serve,
-    /// and the JWT routes' events carry authorizer claims.
+    /// Every event in `events/zoom-auth/` routes to this function; the JWT routes' events
+    /// carry authorizer claims.
     #[test]
     fn sample_events_route_to_this_function() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/zoom-auth");
-        let mut routes = Vec::new();
-        for entry in std::fs::read_dir(dir).expect("events dir") {
-            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("event");
-            let request = lambda_http::request::from_str(&text).expect("API Gateway v2 event");
-            let matched = router()
-                .resolve(request.method(), request.raw_http_path())
-                .expect("routes");
-            if matched.route != Route::BrowserCallback {
-                let caller = CallerAuth::new(None)
-                    .authenticate(&request)
-                    .expect("authorizer claims");
-                assert_eq!(caller.tenant_id, "acme");
-            }
-            routes.push(matched.pattern);
-        }
-        routes.sort_unstable();
-        routes.dedup();
-        assert_eq!(
-            routes.len(),
-            router().table().count(),
-            "one event per route"
-        );
+        let covered =
+            zoom_shared::http::samples::check_dir(dir, &router(), |r| r == Route::BrowserCallback);
+        assert_eq!(covered, router().table().count(), "one event per route");
     }
 
     #[test]

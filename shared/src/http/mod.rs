@@ -8,6 +8,7 @@ pub mod input;
 pub mod problem;
 pub mod response;
 pub mod router;
+pub mod samples;
 pub mod serve;
 
 pub use caller::{Caller, CallerAuth};
