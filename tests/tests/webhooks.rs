@@ -13,6 +13,17 @@ fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// RFC 3339 (UTC, seconds) of an epoch second.
+fn iso(t: i64) -> String {
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of(t),
+        (t % 86_400) / 3600,
+        (t % 3600) / 60,
+        t % 60
+    )
+}
+
 /// yyyy-mm-dd of an epoch second.
 fn date_of(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
@@ -154,16 +165,7 @@ async fn meeting(
     end: i64,
     record: bool,
 ) {
-    let time = |offset: i64| {
-        let t = at + offset;
-        format!(
-            "{}T{:02}:{:02}:{:02}Z",
-            date_of(t),
-            (t % 86_400) / 3600,
-            (t % 3600) / 60,
-            t % 60
-        )
-    };
+    let time = |offset: i64| iso(at + offset);
     sim.post(&format!("meetings/{id}/start"), json!({"at": time(0)}))
         .await;
     let mut people = Vec::new();
@@ -365,13 +367,7 @@ async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
         .as_i64()
         .expect("id");
     let start = now() - 600;
-    let at = format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        date_of(start),
-        (start % 86_400) / 3600,
-        (start % 3600) / 60,
-        start % 60
-    );
+    let at = iso(start);
     env.sim
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;
@@ -451,15 +447,6 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_su
     let account = env.sim.get("account").await;
     let account_id = account["account_id"].as_str().expect("account").to_owned();
     let start = now() - 3600;
-    let iso = |t: i64| {
-        format!(
-            "{}T{:02}:{:02}:{:02}Z",
-            date_of(t),
-            (t % 86_400) / 3600,
-            (t % 3600) / 60,
-            t % 60
-        )
-    };
     let good = |uuid: &str, id: i64| {
         json!({"event": "meeting.started", "event_ts": start * 1000, "payload": {"account_id": account_id, "object": {
             "id": id.to_string(), "uuid": uuid, "host_id": "h", "topic": "t", "type": 2, "start_time": iso(start), "duration": 30}}})
@@ -526,13 +513,7 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
         .as_i64()
         .expect("id");
     let start = now() - 600;
-    let at = format!(
-        "{}T{:02}:{:02}:{:02}Z",
-        date_of(start),
-        (start % 86_400) / 3600,
-        (start % 3600) / 60,
-        start % 60
-    );
+    let at = iso(start);
     env.sim
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;

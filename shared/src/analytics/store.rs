@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::event::Instance;
 use super::timeline::{Figures, Point};
-use crate::aws::{Table, describe_sdk_error};
+use crate::aws::{Table, describe_sdk_error, is_condition_failure};
 use crate::tokens::store::StoreError;
 
 /// How long idempotency records are kept.
@@ -194,10 +194,7 @@ impl Table {
             Ok(answer) => Ok(Claim::Claimed(
                 answer.attributes().map(|a| num(a, "attempts")).unwrap_or(1),
             )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if is_condition_failure(&e) => {
                 let current = self
                     .client()
                     .get_item()
@@ -236,12 +233,7 @@ impl Table {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(err(&e)),
         }
     }

@@ -49,3 +49,11 @@ where
         _ => "unknown error".to_owned(),
     }
 }
+
+/// Whether an SDK error is DynamoDB's `ConditionalCheckFailedException` (a conditional write
+/// that found the item in another state: an expected outcome, not a failure).
+pub fn is_condition_failure<E: ProvideErrorMetadata, R>(
+    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::view::{Meeting, MeetingStatus};
-use crate::aws::{Table, describe_sdk_error};
+use crate::aws::{Table, describe_sdk_error, is_condition_failure};
 use crate::tokens::store::StoreError;
 
 /// A stored meeting and when it was last fetched from Zoom (epoch seconds).
@@ -149,12 +149,7 @@ impl Table {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(StoreError(describe_sdk_error(&e))),
         }
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{Table, describe_sdk_error};
+use crate::aws::{Table, describe_sdk_error, is_condition_failure};
 use crate::tokens::store::StoreError;
 
 /// A request to copy one recording file from Zoom into the recordings bucket.
@@ -146,12 +146,7 @@ impl Table {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(StoreError(describe_sdk_error(&e))),
         }
     }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
 
-use crate::aws::{Table, describe_sdk_error};
+use crate::aws::{Table, describe_sdk_error, is_condition_failure};
 
 /// A storage failure, described without data.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,12 +152,6 @@ fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<i64> {
     item.get(name)
         .and_then(|v| v.as_n().ok())
         .and_then(|v| v.parse().ok())
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata, R>(
-    error: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 fn store_error<E: ProvideErrorMetadata, R>(
