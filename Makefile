@@ -30,6 +30,7 @@ template: bootstrap
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/sam validate --region us-east-1 --template template.yaml
 	$(VENV)/bin/python tools/stack/check_template.py
+	$(VENV)/bin/python tools/stack/check_openapi.py
 
 e2e: bootstrap
 	tools/stack/stack.sh e2e

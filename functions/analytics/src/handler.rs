@@ -218,6 +218,12 @@ impl AnalyticsHandler {
 mod tests {
     use super::*;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-analytics");
+    }
+
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 27).expect("date")
     }

@@ -364,6 +364,12 @@ fn callback_problem(error: CallbackError) -> ApiError {
 mod tests {
     use super::*;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-auth");
+    }
+
     /// Every event in `events/zoom-auth/` routes to this function; the JWT routes' events
     /// carry authorizer claims.
     #[test]

@@ -91,6 +91,12 @@ mod tests {
     use zoom_shared::metrics::Metrics;
     use zoom_shared::probe::FakeProbe;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-health");
+    }
+
     fn probe(name: &'static str, failure: Option<&str>, delay_ms: u64) -> FakeProbe {
         FakeProbe {
             name,

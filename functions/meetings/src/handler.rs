@@ -394,6 +394,12 @@ impl MeetingsHandler {
 mod tests {
     use super::*;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-meetings");
+    }
+
     /// Every event in `events/zoom-meetings/` routes to this function, with authorizer claims.
     #[test]
     fn sample_events_route_to_this_function() {

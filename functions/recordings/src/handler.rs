@@ -307,6 +307,12 @@ impl RecordingsHandler {
 mod tests {
     use super::*;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-recordings");
+    }
+
     /// Every event in `events/zoom-recordings/` routes to this function, with authorizer claims.
     #[test]
     fn sample_events_route_to_this_function() {

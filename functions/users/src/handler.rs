@@ -157,6 +157,12 @@ impl UsersHandler {
 mod tests {
     use super::*;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-users");
+    }
+
     /// Every event in `events/zoom-users/` routes to this function, with authorizer claims.
     #[test]
     fn sample_events_route_to_this_function() {

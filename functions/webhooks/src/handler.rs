@@ -112,6 +112,12 @@ mod tests {
     use zoom_shared::aws::queue::MemoryPublisher;
     use zoom_shared::webhooks::verify::signature;
 
+    /// The route table is exactly what `docs/openapi.yaml` documents for this function.
+    #[test]
+    fn routes_are_documented() {
+        zoom_shared::http::openapi::assert_documented(&router(), "zoom-webhooks");
+    }
+
     fn handler() -> WebhookHandler<MemoryPublisher> {
         WebhookHandler {
             config: IntakeConfig {
@@ -180,6 +186,31 @@ mod tests {
                 .status(),
             413
         );
+        assert!(h.queue.messages.lock().expect("lock").is_empty());
+    }
+
+    /// API Gateway delivers a body that is not UTF-8 base64-encoded (lambda_http decodes it
+    /// to binary): unsigned it is 401, signed it is 400, never a 500, and nothing is queued.
+    #[tokio::test]
+    async fn a_body_that_is_not_utf8_is_refused() {
+        let h = handler();
+        let bytes = b"{\"event\":\"meeting.started\",\"x\":\"\xff\xfe\"}".to_vec();
+        let ts = now_secs().to_string();
+        let binary = |signed: bool| {
+            let mut builder = http::Request::builder()
+                .method("POST")
+                .uri("https://x/api/zoom/webhooks");
+            if signed {
+                builder = builder
+                    .header("x-zm-request-timestamp", &ts)
+                    .header("x-zm-signature", signature(b"s3cret", &ts, &bytes));
+            }
+            builder.body(Body::Binary(bytes.clone())).expect("request")
+        };
+        let unsigned = h.intake(&binary(false)).await.expect_err("401");
+        assert_eq!(unsigned.status(), 401);
+        let signed = h.intake(&binary(true)).await.expect_err("400");
+        assert_eq!(signed.status(), 400, "{signed}");
         assert!(h.queue.messages.lock().expect("lock").is_empty());
     }
 }

@@ -52,3 +52,52 @@ pub fn json_body<T: DeserializeOwned>(request: &Request, limit: usize) -> Result
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::Body;
+
+    fn post(content_type: &str, body: Body) -> Request {
+        http::Request::builder()
+            .method("POST")
+            .uri("https://x/api/zoom/meetings")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .expect("request")
+    }
+
+    /// A body that is not UTF-8 (API Gateway delivers it base64-encoded, lambda_http decodes it
+    /// to binary) is a 400, a body over the limit a 413, another media type a 415.
+    #[test]
+    fn bodies_are_checked_before_use() {
+        let bad = post(
+            "application/json",
+            Body::Binary(b"{\"a\":\"\xff\"}".to_vec()),
+        );
+        let error = json_body::<serde_json::Value>(&bad, 1024).expect_err("not UTF-8");
+        assert_eq!(error.status(), 400);
+        let big = post("application/json", Body::Text("1".repeat(2048)));
+        assert_eq!(
+            json_body::<serde_json::Value>(&big, 1024)
+                .expect_err("big")
+                .status(),
+            413
+        );
+        let text = post("text/plain", Body::Text("{}".into()));
+        assert_eq!(
+            json_body::<serde_json::Value>(&text, 1024)
+                .expect_err("415")
+                .status(),
+            415
+        );
+        let good = post(
+            "application/json; charset=utf-8",
+            Body::Text("{\"a\":1}".into()),
+        );
+        assert_eq!(
+            json_body::<serde_json::Value>(&good, 1024).expect("ok")["a"],
+            1
+        );
+    }
+}

@@ -5,6 +5,8 @@
 pub mod caller;
 pub mod deadline;
 pub mod input;
+#[cfg(feature = "openapi-check")]
+pub mod openapi;
 pub mod problem;
 pub mod response;
 pub mod router;
