@@ -5,7 +5,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test bootstrap fmt clippy unit template e2e
+.PHONY: dev test bootstrap fmt clippy unit template e2e load load-faults
 
 dev: bootstrap
 	tools/stack/stack.sh dev
@@ -34,3 +34,11 @@ template: bootstrap
 
 e2e: bootstrap
 	tools/stack/stack.sh e2e
+
+# docs/benchmarks.md: 20,000 signed webhooks to exact analytics, 2,000 concurrent reads, peak RSS;
+# then the same under faults (429 storms, 5xx, hangs, dropped connections, AWS endpoint down).
+load: bootstrap
+	tools/stack/stack.sh load --events 20000 --reads 2000
+
+load-faults: bootstrap
+	tools/stack/stack.sh load --events 20000 --reads 2000 --faults

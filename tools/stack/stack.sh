@@ -6,6 +6,8 @@
 #   stack.sh dev         run the stack on the contract's ports until Ctrl-C
 #   stack.sh e2e [ARGS]  run the stack on free ports, run every test of the workspace
 #                        (`cargo test --workspace ARGS`), stop it
+#   stack.sh load [ARGS] the load and fault runs: `zoom-load run ARGS` against a stack whose
+#                        AWS endpoint sits behind a proxy that can be taken down
 #
 # Variables already set (AWS_ENDPOINT_URL, ZOOM_*, API_JWT_SECRET, …) are honoured: with
 # AWS_ENDPOINT_URL set, no moto server is started and that endpoint is provisioned instead;
@@ -85,7 +87,7 @@ start_stack() {
     export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
     export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
     log "moto server on $AWS_ENDPOINT_URL"
-    start "$STATE/moto-$prefix.log" "$VENV/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+    start "$STATE/moto-$prefix.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
     wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
   else
     log "using the AWS endpoint already set: $AWS_ENDPOINT_URL"
@@ -119,8 +121,9 @@ start_stack() {
     log "using the Zoom API already set: $ZOOM_API_BASE_URL"
   fi
   log "cargo lambda watch on http://127.0.0.1:$watch_port"
+  # shellcheck disable=SC2086 # WATCH_ARGS: extra words for cargo lambda watch
   start "$STATE/watch-$prefix.log" cargo lambda watch --invoke-address 127.0.0.1 \
-    --invoke-port "$watch_port" --env-file "$ZOOM_STACK_ENV_FILE"
+    --invoke-port "$watch_port" --env-file "$ZOOM_STACK_ENV_FILE" ${WATCH_ARGS:-}
   wait_for "http://127.0.0.1:$watch_port/" 120
   export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
   # Lambda's SQS event source mappings, locally.
@@ -172,6 +175,29 @@ case "${1:-}" in
     # of the stack, appears in any log line of the functions.
     "$VENV/bin/python" tools/stack/check_logs.py --sim "${ZOOM_SIM_URL:-}" "$STATE"/watch-e2e-$$.log || status=1
     exit $status
+    ;;
+  load)
+    # The load and fault runs of docs/benchmarks.md: moto behind a proxy that can be taken
+    # down and up (zoom-load proxy), the stack with WATCH_ARGS (default 4 instances per
+    # function), then `zoom-load run ARGS`.
+    shift
+    bootstrap
+    trap 'stop_all' EXIT INT TERM
+    export API_JWT_SECRET=${API_JWT_SECRET:-load-jwt-secret-$RANDOM$RANDOM}
+    export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-load-webhook-secret-$RANDOM$RANDOM}
+    cargo build --quiet --release -p zoom-load
+    moto_port=$(free_port)
+    proxy_port=$(free_port)
+    log "moto server on 127.0.0.1:$moto_port, behind the proxy on 127.0.0.1:$proxy_port"
+    start "$STATE/moto-load-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
+    wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
+    start "$STATE/proxy-load-$$.log" "$ROOT/target/release/zoom-load" proxy "127.0.0.1:$proxy_port" "127.0.0.1:$moto_port"
+    export ZOOM_LOAD_PROXY_PID=${PIDS[-1]}
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port"
+    wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
+    WATCH_ARGS=${WATCH_ARGS:---concurrency 4 --ignore-changes} start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
+    wait_for "$ZOOM_E2E_API/api/zoom/config" 600
+    "$ROOT/target/release/zoom-load" run "$@"
     ;;
   *)
     sed -n '2,10p' "$0" >&2
