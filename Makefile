@@ -5,7 +5,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test bootstrap fmt clippy unit template e2e load load-faults
+.PHONY: dev test bootstrap fmt clippy unit template e2e load load-faults sizes coldstart fuzz
 
 dev: bootstrap
 	tools/stack/stack.sh dev
@@ -42,3 +42,20 @@ load: bootstrap
 
 load-faults: bootstrap
 	tools/stack/stack.sh load --events 20000 --reads 2000 --faults
+
+# Every function's arm64 bootstrap size (cargo lambda build --release --arm64), target ≤ 8 MB.
+sizes: bootstrap
+	tools/bench/sizes.sh
+
+# Init time of every function vs a hello-world lambda_runtime function, same profile, same run.
+coldstart:
+	cargo build --release -p hello-lambda $(foreach f,health auth meetings users recordings recording-archiver webhooks analytics-processor analytics,-p zoom-$(f))
+	python3 tools/bench/coldstart.py --runs 20
+
+# Each cargo fuzz target for FUZZ_SECONDS (default 600) with nightly; findings land in
+# fuzz/artifacts/ and become regression tests.
+FUZZ_SECONDS ?= 600
+fuzz:
+	cargo install cargo-fuzz@0.13.1 --locked
+	cd fuzz && for t in webhook_intake caller_jwt request_validation; do \
+	  cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done

@@ -56,7 +56,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| VerifyError::BadTimestamp)?;
-    if (now - ts).abs() > MAX_SKEW_SECS {
+    // abs_diff: an extreme timestamp (i64::MIN) must be stale, not an overflow.
+    if now.abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(VerifyError::Stale);
     }
     let given = signature_header
@@ -217,6 +218,17 @@ mod tests {
                 changed[i] ^= 1;
                 prop_assert_eq!(verify(secret.as_bytes(), Some(&sig), Some("1700000000"), &changed, 1_700_000_000), Err(VerifyError::BadSignature));
             }
+        }
+    }
+
+    /// Regression (fuzzing): a timestamp at the edge of i64 overflowed `now - ts`.
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {
+            assert_eq!(
+                verify(b"k", Some("v0=00"), Some(&ts), b"{}", 1_800_000_000),
+                Err(VerifyError::Stale)
+            );
         }
     }
 }
