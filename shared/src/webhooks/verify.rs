@@ -221,7 +221,8 @@ mod tests {
         }
     }
 
-    /// Regression (fuzzing): a timestamp at the edge of i64 overflowed `now - ts`.
+    /// Regression (seen while writing the webhook fuzz target): a timestamp at the edge of i64
+    /// overflowed `now - ts`.
     #[test]
     fn extreme_timestamps_are_stale_not_a_panic() {
         for ts in [i64::MIN.to_string(), i64::MAX.to_string()] {

@@ -705,3 +705,55 @@ fn with(mut meta: Value, key: &str, items: Vec<Value>) -> Value {
     meta[key] = Value::Array(items);
     meta
 }
+
+#[cfg(test)]
+mod pagination_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn request(page_size: usize, token: &str) -> Req {
+        let mut query = std::collections::HashMap::new();
+        query.insert("page_size".to_owned(), page_size.to_string());
+        if !token.is_empty() {
+            query.insert("next_page_token".to_owned(), token.to_owned());
+        }
+        Req {
+            method: http::Method::GET,
+            raw_path: "/v2/users".into(),
+            query,
+            headers: Default::default(),
+            body: Default::default(),
+        }
+    }
+
+    proptest! {
+        /// Walking `next_page_token` from the first page visits every row exactly once, in
+        /// order, in pages of at most `page_size` (capped at `max`), and ends with an empty token.
+        #[test]
+        fn pages_cover_every_row_once(rows in 0usize..700, page_size in 1usize..400, max in 1usize..300) {
+            let all: Vec<Value> = (0..rows).map(|i| json!(i)).collect();
+            let (mut seen, mut token, mut pages) = (Vec::new(), String::new(), 0);
+            loop {
+                let (page, meta) = paginate(&all, &request(page_size, &token), "users:all", max)
+                    .map_err(|_| TestCaseError::fail("a token we issued was refused"))?;
+                prop_assert!(page.len() <= page_size.min(max));
+                seen.extend(page);
+                pages += 1;
+                token = meta["next_page_token"].as_str().unwrap_or_default().to_owned();
+                if token.is_empty() {
+                    break;
+                }
+                prop_assert!(pages <= rows + 1, "pagination does not end");
+            }
+            prop_assert_eq!(seen, all);
+        }
+
+        /// A token from another listing is refused, never served as an offset.
+        #[test]
+        fn tokens_are_bound_to_their_listing(offset in 0usize..50) {
+            let all: Vec<Value> = (0..60).map(|i| json!(i)).collect();
+            let foreign = URL_SAFE_NO_PAD.encode(format!("meetings:x|{offset}"));
+            prop_assert!(paginate(&all, &request(10, &foreign), "users:all", 300).is_err());
+        }
+    }
+}
