@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""moto server, with one emulator-only change: transactions snapshot the items they touch.
+"""moto server, with two emulator-only changes: transactions snapshot the items they touch, and
+DynamoDB requests are isolated from each other.
 
 moto 5.2.5's TransactWriteItems deep-copies every table a transaction names, to roll back on
 failure: each transaction costs time and memory in proportion to the whole table, so a load
@@ -11,7 +12,9 @@ cancelled transactions run on it.
 """
 
 import copy
+import functools
 import sys
+import threading
 import types
 
 from moto import server
@@ -65,6 +68,27 @@ def transact_write_items(self, transact_items):
 
 models.copy = _no_table_copies()
 models.DynamoDBBackend.transact_write_items = transact_write_items
+
+# DynamoDB applies each request to an item atomically; moto's threaded server does not (two
+# concurrent UpdateItem ADDs can lose one). One lock around the DynamoDB backend's requests
+# gives the emulator the isolation the processor relies on, so it can run groups in parallel
+# locally as it does in AWS.
+_lock = threading.RLock()
+
+
+def _serialised(method):
+    @functools.wraps(method)
+    def locked(*args, **kwargs):
+        with _lock:
+            return method(*args, **kwargs)
+
+    return locked
+
+
+for _name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan",
+              "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item"):
+    if hasattr(models.DynamoDBBackend, _name):
+        setattr(models.DynamoDBBackend, _name, _serialised(getattr(models.DynamoDBBackend, _name)))
 
 if __name__ == "__main__":
     sys.exit(server.main())

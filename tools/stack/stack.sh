@@ -133,7 +133,7 @@ start_stack() {
   archive_queue=$(grep '^ZOOM_ARCHIVE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   events_queue=$(grep '^ZOOM_EVENTS_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor"
-  POLLER_WATCH_URL="$ZOOM_E2E_API" \
+  POLLER_WATCH_URL="$ZOOM_E2E_API" POLLER_CONCURRENCY="${POLLER_CONCURRENCY:-1}" \
     POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30" \
     start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
@@ -185,19 +185,22 @@ case "${1:-}" in
     trap 'stop_all' EXIT INT TERM
     export API_JWT_SECRET=${API_JWT_SECRET:-load-jwt-secret-$RANDOM$RANDOM}
     export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-load-webhook-secret-$RANDOM$RANDOM}
-    cargo build --quiet --release -p zoom-load
+    cargo build --quiet -p zoom-load
     moto_port=$(free_port)
     proxy_port=$(free_port)
     log "moto server on 127.0.0.1:$moto_port, behind the proxy on 127.0.0.1:$proxy_port"
     start "$STATE/moto-load-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
     wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
-    start "$STATE/proxy-load-$$.log" "$ROOT/target/release/zoom-load" proxy "127.0.0.1:$proxy_port" "127.0.0.1:$moto_port"
+    start "$STATE/proxy-load-$$.log" "$ROOT/target/debug/zoom-load" proxy "127.0.0.1:$proxy_port" "127.0.0.1:$moto_port"
     export ZOOM_LOAD_PROXY_PID=${PIDS[-1]}
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port"
     wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
+    # As in AWS: 4 meeting groups at once per processor invocation, several pollers (moto's
+    # DynamoDB requests are isolated by tools/stack/moto_server.py).
+    export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-4} POLLER_CONCURRENCY=${POLLER_CONCURRENCY:-4}
     WATCH_ARGS=${WATCH_ARGS:---concurrency 4 --ignore-changes} start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
-    "$ROOT/target/release/zoom-load" run "$@"
+    "$ROOT/target/debug/zoom-load" run "$@"
     ;;
   *)
     sed -n '2,10p' "$0" >&2

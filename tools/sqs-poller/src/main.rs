@@ -8,6 +8,8 @@
 //!
 //! Each route is `queue_url=function[=timeout_secs]` (default 900 s).
 //!
+//! `POLLER_CONCURRENCY` (default 1) pollers run per queue, as Lambda runs several.
+//!
 //! One deliberate difference: a failed message is made visible again after
 //! `POLLER_RETRY_DELAY_SECS` (default 1) instead of the queue's whole visibility timeout, so
 //! local runs and tests do not wait minutes for a redelivery.
@@ -18,6 +20,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 
+#[derive(Clone)]
 struct Route {
     queue_url: String,
     function: String,
@@ -72,15 +75,26 @@ async fn main() {
         .timeout(Duration::from_secs(900))
         .build()
         .unwrap_or_default();
+    // Lambda's event source mapping polls with several pollers at once; so can this one.
+    let pollers: usize = std::env::var("POLLER_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     for route in routes {
-        println!("sqs-poller: {} -> {}", route.queue_url, route.function);
-        tokio::spawn(poll(
-            sqs.clone(),
-            http.clone(),
-            watch.clone(),
-            route,
-            retry_delay,
-        ));
+        println!(
+            "sqs-poller: {} -> {} ({pollers} poller(s))",
+            route.queue_url, route.function
+        );
+        for _ in 0..pollers {
+            tokio::spawn(poll(
+                sqs.clone(),
+                http.clone(),
+                watch.clone(),
+                route.clone(),
+                retry_delay,
+            ));
+        }
     }
     let _ = tokio::signal::ctrl_c().await;
 }
