@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""moto server, with two emulator-only changes: transactions snapshot the items they touch, and
-DynamoDB requests are isolated from each other.
+"""moto server, with three emulator-only changes: transactions snapshot the items they touch,
+DynamoDB requests are isolated from each other, and receiving an SQS message no longer counts
+the whole queue.
 
 moto 5.2.5's TransactWriteItems deep-copies every table a transaction names, to roll back on
 failure: each transaction costs time and memory in proportion to the whole table, so a load
@@ -89,6 +90,20 @@ for _name in ("get_item", "put_item", "update_item", "delete_item", "query", "sc
               "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item"):
     if hasattr(models.DynamoDBBackend, _name):
         setattr(models.DynamoDBBackend, _name, _serialised(getattr(models.DynamoDBBackend, _name)))
+
+# SQS: moto checks each received message's retention through get_queue_attributes, which counts
+# every message of the queue (visible, in flight, delayed) each time: a receive costs the
+# queue's size squared, and a queue of 20,000 events stalls. The retention period alone is
+# an attribute of the queue.
+from moto.sqs import models as sqs_models  # noqa: E402
+
+
+def is_message_valid_based_on_retention_period(self, queue_name, message):
+    queue = self.get_queue(queue_name)
+    return int(queue.message_retention_period) + message.sent_timestamp / 1000 > sqs_models.unix_time()
+
+
+sqs_models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 if __name__ == "__main__":
     sys.exit(server.main())
