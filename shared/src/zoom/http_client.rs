@@ -6,31 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-/// TLS to Zoom: rustls with aws-lc and Mozilla's root certificates compiled in
-/// (`webpki-roots`). reqwest's default platform verifier reads and parses the system's
-/// certificate bundle when the client is built: ≈ 40 ms of every cold start of a function that
-/// talks to Zoom (measured by tools/bench/coldstart.py).
-fn tls() -> Option<rustls::ClientConfig> {
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .ok()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Some(config)
-}
-
 /// Builds the shared client.
 pub fn build() -> reqwest::Client {
-    let builder = match tls() {
-        Some(config) => reqwest::Client::builder().tls_backend_preconfigured(config),
-        None => reqwest::Client::builder(),
-    };
-    builder
+    reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .timeout(Duration::from_secs(8))
         .redirect(reqwest::redirect::Policy::none())
@@ -80,20 +58,5 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
             *answer.headers_mut() = headers;
             Ok(answer)
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The client's TLS is the compiled-in configuration (TLS 1.2/1.3, HTTP/1.1), not the
-    /// platform verifier that reads certificate files at start.
-    #[test]
-    fn tls_is_built_from_compiled_in_roots() {
-        let config = tls().expect("a rustls configuration");
-        assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);
-        let _client = build();
     }
 }
