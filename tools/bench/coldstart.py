@@ -112,7 +112,11 @@ def measure(binary, event, tripwire):
             self.end_headers()
             done.set()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # the held second /next is reset when the process is stopped
+
+    server = Server(("127.0.0.1", 0), RuntimeApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     trip = f"http://127.0.0.1:{tripwire.port}"
     env = {

@@ -178,8 +178,9 @@ case "${1:-}" in
     ;;
   load)
     # The load and fault runs of docs/benchmarks.md: moto behind a proxy that can be taken
-    # down and up (zoom-load proxy), the stack with WATCH_ARGS (default 4 instances per
-    # function), then `zoom-load run ARGS`.
+    # down and up (zoom-load proxy), the stack with WATCH_ARGS (default: up to 50 instances per
+    # function, so concurrent requests do not queue behind each other, as in AWS), then
+    # `zoom-load run ARGS`.
     shift
     bootstrap
     trap 'stop_all' EXIT INT TERM
@@ -198,7 +199,7 @@ case "${1:-}" in
     # As in AWS: 4 meeting groups at once per processor invocation, several pollers (moto's
     # DynamoDB requests are isolated by tools/stack/moto_server.py).
     export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-4} POLLER_CONCURRENCY=${POLLER_CONCURRENCY:-4}
-    WATCH_ARGS=${WATCH_ARGS:---concurrency 4 --ignore-changes} start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
+    WATCH_ARGS=${WATCH_ARGS:---concurrency 50 --ignore-changes} start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
     "$ROOT/target/debug/zoom-load" run "$@"
     ;;
