@@ -116,16 +116,9 @@ fn judge(route: &str, status: u16, content_type: &str, body: &Value) -> bool {
 /// Runs the phase.
 pub async fn run(stack: &Stack, tenant: &str, options: &Options) -> Result<Report, String> {
     let token = stack.jwt(tenant);
-    let first: Value = stack
-        .http
-        .get(format!("{}/api/zoom/meetings?page_size=30", stack.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let first = stack
+        .api_get("/api/zoom/meetings?page_size=30", &token)
+        .await?;
     let meeting_ids: Vec<String> = first["meetings"]
         .as_array()
         .map(|m| {
@@ -135,16 +128,9 @@ pub async fn run(stack: &Stack, tenant: &str, options: &Options) -> Result<Repor
                 .collect()
         })
         .unwrap_or_default();
-    let users: Value = stack
-        .http
-        .get(format!("{}/api/zoom/users?page_size=30", stack.api))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let users = stack
+        .api_get("/api/zoom/users?page_size=30", &token)
+        .await?;
     let user_ids: Vec<String> = users["users"]
         .as_array()
         .map(|u| {

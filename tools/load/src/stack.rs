@@ -96,6 +96,19 @@ impl Stack {
         Ok(())
     }
 
+    /// GET on our API as the caller of `token`, as JSON.
+    pub async fn api_get(&self, path: &str, token: &str) -> Result<Value, String> {
+        self.http
+            .get(format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// GET on the simulator's admin API.
     pub async fn sim_get(&self, path: &str) -> Result<Value, String> {
         self.http
