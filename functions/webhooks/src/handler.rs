@@ -130,6 +130,11 @@ mod tests {
     }
 
     fn request(body: &str, signed: bool) -> Request {
+        delivery(body.as_bytes(), Body::Text(body.to_owned()), signed)
+    }
+
+    /// A delivery of `bytes` (as `body`), signed with the handler's secret when `signed`.
+    fn delivery(bytes: &[u8], body: Body, signed: bool) -> Request {
         let ts = now_secs().to_string();
         let mut builder = http::Request::builder()
             .method("POST")
@@ -137,9 +142,9 @@ mod tests {
         if signed {
             builder = builder
                 .header("x-zm-request-timestamp", &ts)
-                .header("x-zm-signature", signature(b"s3cret", &ts, body.as_bytes()));
+                .header("x-zm-signature", signature(b"s3cret", &ts, bytes));
         }
-        builder.body(Body::Text(body.to_owned())).expect("request")
+        builder.body(body).expect("request")
     }
 
     #[tokio::test]
@@ -195,18 +200,7 @@ mod tests {
     async fn a_body_that_is_not_utf8_is_refused() {
         let h = handler();
         let bytes = b"{\"event\":\"meeting.started\",\"x\":\"\xff\xfe\"}".to_vec();
-        let ts = now_secs().to_string();
-        let binary = |signed: bool| {
-            let mut builder = http::Request::builder()
-                .method("POST")
-                .uri("https://x/api/zoom/webhooks");
-            if signed {
-                builder = builder
-                    .header("x-zm-request-timestamp", &ts)
-                    .header("x-zm-signature", signature(b"s3cret", &ts, &bytes));
-            }
-            builder.body(Body::Binary(bytes.clone())).expect("request")
-        };
+        let binary = |signed: bool| delivery(&bytes, Body::Binary(bytes.clone()), signed);
         let unsigned = h.intake(&binary(false)).await.expect_err("401");
         assert_eq!(unsigned.status(), 401);
         let signed = h.intake(&binary(true)).await.expect_err("400");

@@ -98,27 +98,17 @@ impl Stack {
 
     /// GET on our API as the caller of `token`, as JSON.
     pub async fn api_get(&self, path: &str, token: &str) -> Result<Value, String> {
-        self.http
-            .get(format!("{}{path}", self.api))
-            .bearer_auth(token)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())
+        json_of(
+            self.http
+                .get(format!("{}{path}", self.api))
+                .bearer_auth(token),
+        )
+        .await
     }
 
     /// GET on the simulator's admin API.
     pub async fn sim_get(&self, path: &str) -> Result<Value, String> {
-        self.http
-            .get(format!("{}/_sim/{path}", self.sim))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())
+        json_of(self.http.get(format!("{}/_sim/{path}", self.sim))).await
     }
 
     /// POST on the simulator's admin API.
@@ -161,6 +151,17 @@ impl Stack {
             })
             .unwrap_or(0))
     }
+}
+
+/// Sends `request` and reads its body as JSON.
+async fn json_of(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    request
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The `q`-quantile (0..=1) of sorted `values`, in milliseconds.
