@@ -19,6 +19,7 @@ cd "$ROOT"
 VENV="$ROOT/.venv"
 STATE="$ROOT/.stack"
 REQUIREMENTS="$ROOT/tools/stack/requirements.txt"
+CONSTRAINTS="$ROOT/tools/stack/constraints.txt"
 PIDS=()
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -26,13 +27,13 @@ log() { printf '[stack] %s\n' "$*" >&2; }
 bootstrap() {
   local stamp="$VENV/.requirements.sha256"
   local want
-  want=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+  want=$(cat "$REQUIREMENTS" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
   if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
     return 0
   fi
   log "installing pinned tools into .venv (first run only)"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" -c "$CONSTRAINTS"
   echo "$want" > "$stamp"
 }
 
@@ -120,6 +121,15 @@ start_stack() {
   else
     log "using the Zoom API already set: $ZOOM_API_BASE_URL"
   fi
+  # cargo lambda watch starts each function with `cargo run --bin NAME` at its first
+  # invocation; built here, that first request (a test's, Schemathesis's, a user's) does not
+  # wait for a compile and link.
+  log "building the functions"
+  local name bins=()
+  for name in $(sed -n 's/^name = "\(.*\)"$/\1/p' functions/*/Cargo.toml | sort -u); do
+    bins+=(--bin "$name")
+  done
+  cargo build --quiet "${bins[@]}"
   log "cargo lambda watch on http://127.0.0.1:$watch_port"
   # shellcheck disable=SC2086 # WATCH_ARGS: extra words for cargo lambda watch
   start "$STATE/watch-$prefix.log" cargo lambda watch --invoke-address 127.0.0.1 \
@@ -164,6 +174,8 @@ case "${1:-}" in
     export ZOOM_CLIENT_SECRET=${ZOOM_CLIENT_SECRET:-e2e-client-secret-$RANDOM$RANDOM}
     export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-e2e-webhook-secret-$RANDOM$RANDOM}
     export API_JWT_SECRET=${API_JWT_SECRET:-e2e-jwt-secret-$RANDOM$RANDOM}
+    # No hot reload while tests run: a restarted function would fail the requests in flight.
+    export WATCH_ARGS=${WATCH_ARGS:---ignore-changes}
     start_stack "$(free_port)" "$(free_port)" "$(free_port)" "e2e-$$"
     # Warm the function once so the first test does not pay for the compile.
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
