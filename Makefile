@@ -5,14 +5,14 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test bootstrap fmt clippy unit template e2e load load-faults sizes coldstart fuzz
+.PHONY: dev test bootstrap fmt clippy unit template emulator e2e load load-faults sizes coldstart fuzz
 
 dev: bootstrap
 	tools/stack/stack.sh dev
 
 # `e2e` runs every test of the workspace (unit, simulator, end-to-end) in one cargo
 # invocation inside the running stack, so dependencies are built once.
-test: fmt clippy template e2e
+test: fmt clippy template emulator e2e
 
 bootstrap:
 	tools/stack/stack.sh bootstrap
@@ -31,6 +31,10 @@ template: bootstrap
 	$(VENV)/bin/sam validate --region us-east-1 --template template.yaml
 	$(VENV)/bin/python tools/stack/check_template.py
 	$(VENV)/bin/python tools/stack/check_openapi.py
+
+# The moto wrapper's Query index against moto's own Scan (tools/stack/check_moto.py).
+emulator: bootstrap
+	$(VENV)/bin/python tools/stack/check_moto.py
 
 e2e: bootstrap
 	tools/stack/stack.sh e2e

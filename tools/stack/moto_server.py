@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""moto server, with three emulator-only changes: transactions snapshot the items they touch,
-DynamoDB requests are isolated from each other, and receiving an SQS message no longer counts
-the whole queue.
+"""moto server, with four emulator-only changes: transactions snapshot the items they touch,
+DynamoDB requests are isolated from each other, a Query reads only the items it can match, and
+receiving an SQS message no longer counts the whole queue.
 
 moto 5.2.5's TransactWriteItems deep-copies every table a transaction names, to roll back on
 failure: each transaction costs time and memory in proportion to the whole table, so a load
@@ -14,6 +14,7 @@ cancelled transactions run on it.
 
 import copy
 import functools
+import inspect
 import sys
 import threading
 import types
@@ -86,6 +87,121 @@ def _serialised(method):
     return locked
 
 
+
+# Query: moto 5.2.5 answers every Query, on the table or on an index, by sorting every item of
+# the table and then filtering them, so each costs O(n log n) in the table's size and a load run
+# slows as its table grows (the processor queries twice per event). Here a table Query reads
+# only its partition, and a GSI Query reads only the items whose index key matches, from a map
+# kept per index attribute. Every write goes through the backend's put_item, update_item and
+# delete_item (transactions and batches included), which mark the key they name; the map is
+# brought up to date for those keys before the next index Query. moto's own code still does
+# the matching, sorting, paging and filtering, on those candidates.
+from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: E402
+
+
+def _key_of(table, raw):
+    """The (hash, range) pair of a key or item given as DynamoDB JSON."""
+    hash_value = DynamoType(raw[table.hash_key_attr])
+    range_value = DynamoType(raw[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
+def _stored(table, key):
+    hash_value, range_value = key
+    if table.range_key_attr:
+        return table.items.get(hash_value, {}).get(range_value)
+    return table.items.get(hash_value)
+
+
+class _IndexMap:
+    """Index attribute -> value -> keys of the items carrying it, for one table."""
+
+    def __init__(self, table):
+        self.attributes = {k["AttributeName"] for i in table.global_indexes for k in i.schema if k["KeyType"] == "HASH"}
+        self.keys_by_value = {a: {} for a in self.attributes}
+        self.values_of = {}
+        self.dirty = []
+        for item in table.all_items():
+            self._add((item.hash_key, item.range_key if table.range_key_attr else None), item)
+
+    def _add(self, key, item):
+        values = {}
+        for attribute in self.attributes:
+            value = item.attrs.get(attribute)
+            if value is not None:
+                self.keys_by_value[attribute].setdefault(value, set()).add(key)
+                values[attribute] = value
+        if values:
+            self.values_of[key] = values
+
+    def refresh(self, table):
+        while self.dirty:
+            key = self.dirty.pop()
+            for attribute, value in self.values_of.pop(key, {}).items():
+                self.keys_by_value[attribute].get(value, set()).discard(key)
+            item = _stored(table, key)
+            if item is not None:
+                self._add(key, item)
+
+    def candidates(self, table, attribute, value):
+        return [i for i in (_stored(table, k) for k in self.keys_by_value[attribute].get(value, ())) if i is not None]
+
+
+def _mark(backend, table_name, raw):
+    table = backend.tables.get(table_name)
+    index_map = getattr(table, "_index_map", None) if table is not None else None
+    if index_map is not None and isinstance(raw, dict):
+        try:
+            index_map.dirty.append(_key_of(table, raw))
+        except (KeyError, TypeError, AttributeError):
+            pass  # not a valid key: moto rejected the write
+
+
+def _marking(method):
+    @functools.wraps(method)
+    def marked(self, table_name, raw, *args, **kwargs):
+        try:
+            return method(self, table_name, raw, *args, **kwargs)
+        finally:
+            _mark(self, table_name, raw)
+
+    return marked
+
+
+_table_query = Table.query
+_query_parameters = inspect.signature(_table_query)
+
+
+def query(self, *args, **kwargs):
+    given = _query_parameters.bind(self, *args, **kwargs).arguments
+    hash_key, index_name = given.get("hash_key"), given.get("index_name")
+    hash_key_conditions = given.get("hash_key_conditions")
+    if index_name is None and hash_key is not None:
+        partition = self.items.get(hash_key, {})
+        found = list(partition.values()) if self.range_key_attr else [partition] if partition else []
+    elif index_name is not None and hash_key_conditions and len(hash_key_conditions) == 1 \
+            and any(i.name == index_name for i in self.global_indexes):
+        if getattr(self, "_index_map", None) is None:
+            self._index_map = _IndexMap(self)
+        self._index_map.refresh(self)
+        attribute, value = hash_key_conditions[0]
+        if attribute not in self._index_map.attributes:
+            return _table_query(self, *args, **kwargs)
+        found = self._index_map.candidates(self, attribute, value)
+    else:
+        return _table_query(self, *args, **kwargs)
+    self.all_items = lambda: found
+    try:
+        return _table_query(self, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
+Table.query = query
+for _name in ("put_item", "update_item", "delete_item"):
+    setattr(models.DynamoDBBackend, _name, _marking(getattr(models.DynamoDBBackend, _name)))
+
+# The lock around every DynamoDB request (outermost: the marks above are made inside it).
 for _name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan",
               "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item"):
     if hasattr(models.DynamoDBBackend, _name):
