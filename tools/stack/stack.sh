@@ -73,6 +73,7 @@ stop_all() {
 # Starts a command in its own process group (so stopping it stops its children too).
 start() { # logfile cmd...
   local logfile=$1; shift
+  mkdir -p "$(dirname "$logfile")"
   setsid "$@" > "$logfile" 2>&1 &
   PIDS+=("$!")
 }
