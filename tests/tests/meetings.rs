@@ -180,6 +180,7 @@ async fn each_validation_rule_is_a_400_naming_the_field() {
         "page_size=ten",
         "next_page_token=%3Cscript%3E",
         "user_id=..%2Fadmin",
+        "refresh=maybe",
     ] {
         get(&api(), &tenant, &format!("/api/zoom/meetings?{query}"))
             .await
@@ -310,7 +311,8 @@ async fn zoom_rate_limits_errors_and_hangs() {
             json!({"kind": "429", "path": "/v2/users/me/meetings", "count": 1, "daily": true}),
         )
         .await;
-    let daily = get(&env.watch.api, &tenant, "/api/zoom/meetings").await;
+    // The first answer is cached now: the next lists ask Zoom with refresh=true.
+    let daily = get(&env.watch.api, &tenant, "/api/zoom/meetings?refresh=true").await;
     let problem = daily.problem(429);
     assert!(daily.header("retry-after").is_some());
     assert!(
@@ -334,7 +336,7 @@ async fn zoom_rate_limits_errors_and_hangs() {
             json!({"kind": "500", "path": "/v2/users/me/meetings", "count": 3}),
         )
         .await;
-    get(&env.watch.api, &tenant, "/api/zoom/meetings")
+    get(&env.watch.api, &tenant, "/api/zoom/meetings?refresh=true")
         .await
         .problem(502);
 
@@ -346,7 +348,7 @@ async fn zoom_rate_limits_errors_and_hangs() {
         )
         .await;
     let started = std::time::Instant::now();
-    get(&env.watch.api, &tenant, "/api/zoom/meetings")
+    get(&env.watch.api, &tenant, "/api/zoom/meetings?refresh=true")
         .await
         .problem(504);
     assert!(
@@ -354,4 +356,110 @@ async fn zoom_rate_limits_errors_and_hangs() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// One list read through the isolated stack, and how many Zoom list calls it cost.
+async fn list_counted(env: &Isolated, tenant: &str, query: &str) -> (Value, u64) {
+    let key = "GET /v2/users/{userId}/meetings";
+    let before = calls(&env.sim.get("stats").await, key);
+    let answer = get(
+        &env.watch.api,
+        tenant,
+        &format!("/api/zoom/meetings{query}"),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let after = calls(&env.sim.get("stats").await, key);
+    (answer.json(), after - before)
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["meetings"]
+        .as_array()
+        .map(|m| m.iter().filter_map(|x| x["id"].as_i64()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn list_pages_are_cached_until_the_tenants_meetings_change() {
+    let env = isolated_pipeline(&[], &[], &format!("e2e-events-{}", free_port()), true).await;
+    let tenant = unique("cached");
+    connect(&env.watch.api, &tenant).await;
+
+    let (first, cost) = list_counted(&env, &tenant, "").await;
+    assert_eq!(cost, 1);
+    assert_eq!(first["cached_for_seconds"], 60);
+    let (again, cost) = list_counted(&env, &tenant, "").await;
+    assert_eq!((cost, &again), (0, &first), "served from the cache");
+    assert_eq!(
+        list_counted(&env, &tenant, "?page_size=2").await.1,
+        1,
+        "another query"
+    );
+    assert_eq!(list_counted(&env, &tenant, "?refresh=true").await.1, 1);
+
+    // Our own changes: the next list asks Zoom and shows them.
+    assert_eq!(list_counted(&env, &tenant, "?page_size=300").await.1, 1);
+    assert_eq!(list_counted(&env, &tenant, "?page_size=300").await.1, 0);
+    let created = create(&env.watch.api, &tenant, json!({"topic": "Cache check"})).await;
+    let id = created.json()["id"].as_i64().expect("id");
+    let (page, cost) = list_counted(&env, &tenant, "?page_size=300").await;
+    assert_eq!(cost, 1);
+    assert!(ids(&page).contains(&id));
+    assert_eq!(list_counted(&env, &tenant, "?page_size=300").await.1, 0);
+    let patched = send(
+        client()
+            .patch(format!("{}/api/zoom/meetings/{id}", env.watch.api))
+            .bearer_auth(jwt(&tenant))
+            .json(&json!({"topic": "Renamed"})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let (page, cost) = list_counted(&env, &tenant, "?page_size=300").await;
+    assert_eq!(cost, 1);
+    let mine = page["meetings"]
+        .as_array()
+        .and_then(|m| m.iter().find(|x| x["id"] == id))
+        .cloned()
+        .expect("listed");
+    assert_eq!(mine["topic"], "Renamed");
+
+    // A change Zoom reports by webhook (the meeting started): once processed, the next list
+    // asks Zoom again.
+    env.sim
+        .post(&format!("meetings/{id}/start"), json!({}))
+        .await;
+    let started = std::time::Instant::now();
+    while list_counted(&env, &tenant, "?page_size=300").await.1 == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the started meeting never invalidated the cached list"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+
+    // Deleted through us: gone from the next list.
+    let deleted = send(
+        client()
+            .delete(format!("{}/api/zoom/meetings/{id}", env.watch.api))
+            .bearer_auth(jwt(&tenant)),
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    let (page, cost) = list_counted(&env, &tenant, "?page_size=300").await;
+    assert_eq!(cost, 1);
+    assert!(!ids(&page).contains(&id));
+
+    // Another tenant (another Zoom user) never gets this tenant's cached page; a tenant that
+    // connects again starts from Zoom too.
+    assert_eq!(list_counted(&env, &tenant, "").await.1, 1);
+    assert_eq!(list_counted(&env, &tenant, "").await.1, 0);
+    env.sim.post("config", json!({"authorizing_user": 1})).await;
+    let other = unique("cached-other");
+    connect(&env.watch.api, &other).await;
+    let (theirs, cost) = list_counted(&env, &other, "").await;
+    assert_eq!(cost, 1);
+    assert_ne!(ids(&theirs), ids(&first), "another user's meetings");
+    connect(&env.watch.api, &tenant).await;
+    assert_eq!(list_counted(&env, &tenant, "").await.1, 1);
 }

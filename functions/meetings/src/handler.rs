@@ -9,8 +9,10 @@
 //! | `DELETE /api/zoom/meetings/{meetingId}` | [`MeetingsHandler::delete`] |
 //!
 //! Freshness: a stored meeting fetched from Zoom less than [`FRESH_SECS`] ago, or one that
-//! webhooks marked completed or cancelled, is served without calling Zoom; `?refresh=true`
-//! forces Zoom. `start_url` is a host credential: never stored, fetched from Zoom only with
+//! webhooks marked completed or cancelled, is served without calling Zoom; a list page is
+//! served from the tenant's cache for [`LIST_CACHE_SECS`] unless its meetings changed since
+//! (see [`zoom_shared::meetings::list_cache`]); `?refresh=true` forces Zoom for both.
+//! `start_url` is a host credential: never stored, fetched from Zoom only with
 //! `?include_start_url=true`.
 
 use http::{HeaderValue, Method, StatusCode, header};
@@ -21,6 +23,7 @@ use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::{flag, json_body, query};
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, Caller, CallerAuth, Matched, Router, json};
+use zoom_shared::meetings::list_cache::{LIST_CACHE_SECS, now_millis};
 use zoom_shared::meetings::validate;
 use zoom_shared::meetings::view::{Meeting, MeetingStatus};
 use zoom_shared::metrics::Metrics;
@@ -109,7 +112,8 @@ fn not_found(id: i64) -> ApiError {
 }
 
 impl MeetingsHandler {
-    /// `GET /api/zoom/meetings`: one page from Zoom, stored as fetched.
+    /// `GET /api/zoom/meetings`: one page, from the tenant's list cache or from Zoom (then
+    /// stored and cached).
     async fn list(
         &self,
         caller: &Caller,
@@ -134,6 +138,14 @@ impl MeetingsHandler {
         let user = validate::user_id(query(request, "user_id").as_deref())
             .map_err(|e| errors.push(e))
             .ok();
+        let refresh = flag(request, "refresh")
+            .map_err(|_| {
+                errors.push(zoom_shared::http::FieldError::new(
+                    "refresh",
+                    "must be true or false",
+                ))
+            })
+            .unwrap_or(false);
         let (Some(page_size), Some(user), true) = (page_size, user, errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
@@ -144,6 +156,17 @@ impl MeetingsHandler {
         if let Some(token) = &token {
             path.push_str(&format!("&next_page_token={}", segment(token)));
         }
+        let table = &self.zoom.table;
+        let fetched_ms = now_millis();
+        if !refresh
+            && let Some(page) = table
+                .cached_meeting_list(&caller.tenant_id, &path, fetched_ms)
+                .await
+                .map_err(store_problem)?
+        {
+            self.metrics.count("MeetingListCached", 1.0, &[]);
+            return json(StatusCode::OK, &page);
+        }
         let page: ZoomMeetingPage =
             with_token(&self.zoom.tokens, &caller.tenant_id, |credential| {
                 let (client, path) = (&self.zoom.client, path.clone());
@@ -152,19 +175,21 @@ impl MeetingsHandler {
             .await?;
         let meetings: Vec<Meeting> = page.meetings.iter().map(Meeting::from_zoom).collect();
         if kind != "previous_meetings" {
-            self.zoom
-                .table
+            table
                 .put_meetings(&caller.tenant_id, &meetings, now_secs())
                 .await
                 .map_err(store_problem)?;
         }
-        json(
-            StatusCode::OK,
-            &json!({
-                "meetings": meetings, "next_page_token": page.next_page_token,
-                "page_size": page.page_size, "total_records": page.total_records,
-            }),
-        )
+        let body = json!({
+            "meetings": meetings, "next_page_token": page.next_page_token,
+            "page_size": page.page_size, "total_records": page.total_records,
+            "cached_for_seconds": LIST_CACHE_SECS,
+        });
+        table
+            .cache_meeting_list(&caller.tenant_id, &path, &body, fetched_ms)
+            .await
+            .map_err(store_problem)?;
+        json(StatusCode::OK, &body)
     }
 
     /// `POST /api/zoom/meetings`: validated here, created at Zoom, stored.
@@ -203,6 +228,7 @@ impl MeetingsHandler {
             )
             .await
             .map_err(store_problem)?;
+        self.lists_changed(caller).await?;
         self.metrics.count("MeetingCreated", 1.0, &[]);
         let mut response = json(StatusCode::CREATED, &meeting)?;
         if let Ok(location) = HeaderValue::from_str(&format!("/api/zoom/meetings/{}", meeting.id)) {
@@ -355,7 +381,17 @@ impl MeetingsHandler {
         })
         .await?;
         let (meeting, _) = self.fetch(caller, id, deadline).await?;
+        self.lists_changed(caller).await?;
         json(StatusCode::OK, &meeting)
+    }
+
+    /// Records that the caller's meetings changed: its cached list pages are not served again.
+    async fn lists_changed(&self, caller: &Caller) -> Result<(), ApiError> {
+        self.zoom
+            .table
+            .meeting_lists_changed(&caller.tenant_id, now_millis())
+            .await
+            .map_err(store_problem)
     }
 
     /// `DELETE /api/zoom/meetings/{meetingId}`: deleted at Zoom, kept here as cancelled.
@@ -378,11 +414,14 @@ impl MeetingsHandler {
         })
         .await?;
         if occurrence.is_empty() {
+            // Also records the change for the cached lists.
             self.zoom
                 .table
                 .set_meeting_status(&caller.tenant_id, id, MeetingStatus::Cancelled)
                 .await
                 .map_err(store_problem)?;
+        } else {
+            self.lists_changed(caller).await?;
         }
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NO_CONTENT;

@@ -1,6 +1,8 @@
 //! Meetings: our view of a Zoom meeting ([`view`]), its validation before Zoom is called
-//! ([`validate`]) and its per-tenant storage ([`store`]).
+//! ([`validate`]), its per-tenant storage ([`store`]) and the cache of list pages
+//! ([`list_cache`]).
 
+pub mod list_cache;
 pub mod store;
 pub mod validate;
 pub mod view;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
+use super::list_cache::now_millis;
 use super::view::{Meeting, MeetingStatus};
 use crate::aws::{Table, describe_sdk_error, is_condition_failure};
 use crate::tokens::store::StoreError;
@@ -126,7 +127,8 @@ impl Table {
         Ok(())
     }
 
-    /// Sets a stored meeting's status (no-op when the tenant has no such meeting).
+    /// Sets a stored meeting's status and records the change for the tenant's cached meeting
+    /// lists (their pages show status too); a no-op when the tenant has no such meeting.
     pub async fn set_meeting_status(
         &self,
         tenant: &str,
@@ -148,7 +150,9 @@ impl Table {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            // Only a stored meeting can be on a cached page (lists store what they show), and
+            // a tenant whose items were deleted gets no new one.
+            Ok(_) => self.meeting_lists_changed(tenant, now_millis()).await,
             Err(e) if is_condition_failure(&e) => Ok(()),
             Err(e) => Err(StoreError(describe_sdk_error(&e))),
         }

@@ -240,8 +240,10 @@ impl ConnectionStore for Table {
             .set_item(Some(item))
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| store_error(&e))
+            .map_err(|e| store_error(&e))?;
+        // A new connection may be another Zoom user: no meeting list cached before it is served.
+        self.meeting_lists_changed(&c.tenant_id, crate::meetings::list_cache::now_millis())
+            .await
     }
 
     async fn try_lease(
