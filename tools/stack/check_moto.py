@@ -1,5 +1,12 @@
 #!/usr/bin/env python3
-"""Checks tools/stack/moto_server.py's DynamoDB changes against moto's own Scan.
+"""Checks tools/stack/moto_server.py's DynamoDB and SQS changes.
+
+SQS: messages received in batches, most deleted by DeleteMessageBatch (with an unknown handle
+in the batch, which must fail alone), the rest made visible again and received anew; at the
+end every message was received, the queue is empty, a handle deleted twice is accepted and an
+unknown one is refused.
+
+DynamoDB, against moto's own Scan:
 
 Starts the wrapper on a free port, then runs a seeded random sequence of PutItem, UpdateItem
 (setting, changing and removing the index key), DeleteItem, and transactions that succeed or
@@ -84,10 +91,47 @@ def check(db, step):
             assert got == want, f"step {step}: index query {key} {extra}: {got} != {want}"
 
 
+def check_sqs(port):
+    sqs = boto3.client("sqs", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    url = sqs.create_queue(QueueName="check-moto")["QueueUrl"]
+    sent = {sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")["MessageId"] for i in range(60)}
+    received, deleted, handles = set(), set(), []
+    for _ in range(100):
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
+        if not got:
+            break
+        received.update(m["MessageId"] for m in got)
+        keep = [m for m in got if m["MessageId"] not in deleted and hash(m["MessageId"]) % 3 == 0
+                and m["MessageId"] not in {h[0] for h in handles}]
+        drop = [m for m in got if m not in keep]
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(drop)]
+        answer = sqs.delete_message_batch(
+            QueueUrl=url, Entries=entries + [{"Id": "unknown", "ReceiptHandle": "not-a-receipt-handle"}])
+        assert len(answer.get("Successful", [])) == len(entries), answer
+        assert [f["Id"] for f in answer.get("Failed", [])] == ["unknown"], answer
+        deleted.update(m["MessageId"] for m in drop)
+        handles.extend((m["MessageId"], m["ReceiptHandle"]) for m in drop)
+        for m in keep:  # back to the queue, to be received (and deleted) again
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            handles.append((m["MessageId"], None))
+    assert received == sent, f"received {len(received)} of {len(sent)}"
+    assert deleted == sent, f"deleted {len(deleted)} of {len(sent)}"
+    assert not sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"), "queue not empty"
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=next(h for _, h in handles if h))  # again: accepted
+    try:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt-handle")
+        raise AssertionError("an unknown receipt handle was accepted")
+    except ClientError as error:
+        assert "ReceiptHandleIsInvalid" in str(error), error
+    print(f"check_moto: SQS {len(sent)} messages received, deleted once each, queue empty")
+
+
 def main():
     port = free_port()
     server = start(port)
     try:
+        check_sqs(port)
         db = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
         db.create_table(

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""moto server, with four emulator-only changes: transactions snapshot the items they touch,
-DynamoDB requests are isolated from each other, a Query reads only the items it can match, and
-receiving an SQS message no longer counts the whole queue.
+"""moto server, with five emulator-only changes: transactions snapshot the items they touch,
+DynamoDB requests are isolated from each other, a Query reads only the items it can match,
+receiving an SQS message no longer counts the whole queue, and deleting one no longer walks it.
 
 moto 5.2.5's TransactWriteItems deep-copies every table a transaction names, to roll back on
 failure: each transaction costs time and memory in proportion to the whole table, so a load
@@ -220,6 +220,44 @@ def is_message_valid_based_on_retention_period(self, queue_name, message):
 
 
 sqs_models.SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+# SQS: moto finds the message a receipt handle names by walking the whole queue twice, building
+# each message's list of handles (DeleteMessageBatch of 10: twenty walks), so deleting costs
+# the queue's size and a backlog of 20,000 events slows the processor to a crawl. Here each
+# receipt handle is remembered when moto issues it; a delete finds its message at once and
+# removes it from its queue. A handle this map does not know (or one from another queue) goes
+# to moto's own code, which answers ReceiptHandleIsInvalid as before.
+_handles = {}
+_mark_received = sqs_models.Message.mark_received
+
+
+def mark_received(self, *args, **kwargs):
+    _mark_received(self, *args, **kwargs)
+    _handles[self.receipt_handle] = self
+
+
+_queue_delete = sqs_models.Queue.delete_message
+
+
+def delete_message(self, receipt_handle):
+    if receipt_handle in self.deleted_messages:
+        return
+    message = _handles.get(receipt_handle)
+    try:
+        if message is None:
+            raise ValueError
+        self._messages.remove(message)  # by identity: Message has no __eq__
+    except ValueError:
+        return _queue_delete(self, receipt_handle)
+    self.pending_messages.discard(message)
+    handles = message.all_receipt_handles
+    self.deleted_messages.update(handles)
+    for handle in handles:
+        _handles.pop(handle, None)
+
+
+sqs_models.Message.mark_received = mark_received
+sqs_models.Queue.delete_message = delete_message
 
 if __name__ == "__main__":
     sys.exit(server.main())
