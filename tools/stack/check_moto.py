@@ -4,7 +4,7 @@
 SQS: messages received in batches, most deleted by DeleteMessageBatch (with an unknown handle
 in the batch, which must fail alone), the rest made visible again and received anew; at the
 end every message was received, the queue is empty, a handle deleted twice is accepted and an
-unknown one is refused.
+unknown one is refused; the queue's counts stay exact and a delayed message waits.
 
 DynamoDB, against moto's own Scan:
 
@@ -96,6 +96,16 @@ def check_sqs(port):
                        aws_access_key_id="test", aws_secret_access_key="test")
     url = sqs.create_queue(QueueName="check-moto")["QueueUrl"]
     sent = {sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")["MessageId"] for i in range(60)}
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert counts["ApproximateNumberOfMessages"] == "60", counts
+    # A delayed message is not received before its delay (a queue of its own).
+    later = sqs.create_queue(QueueName="check-moto-delayed")["QueueUrl"]
+    sqs.send_message(QueueUrl=later, MessageBody="later", DelaySeconds=2)
+    assert sqs.get_queue_attributes(QueueUrl=later, AttributeNames=["ApproximateNumberOfMessagesDelayed"])[
+        "Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"
+    assert not sqs.receive_message(QueueUrl=later).get("Messages"), "received before its delay"
+    time.sleep(2.2)
+    assert sqs.receive_message(QueueUrl=later).get("Messages"), "not received after its delay"
     received, deleted, handles = set(), set(), []
     for _ in range(100):
         got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30).get("Messages", [])
@@ -115,6 +125,8 @@ def check_sqs(port):
         for m in keep:  # back to the queue, to be received (and deleted) again
             sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
             handles.append((m["MessageId"], None))
+        in_flight = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+        assert in_flight["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0", in_flight
     assert received == sent, f"received {len(received)} of {len(sent)}"
     assert deleted == sent, f"deleted {len(deleted)} of {len(sent)}"
     assert not sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"), "queue not empty"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""moto server, with five emulator-only changes: transactions snapshot the items they touch,
-DynamoDB requests are isolated from each other, a Query reads only the items it can match,
-receiving an SQS message no longer counts the whole queue, and deleting one no longer walks it.
+"""moto server, with emulator-only changes where moto's cost grows with the data: transactions
+snapshot the items they touch, DynamoDB requests are isolated from each other, a Query reads
+only the items it can match, sending, receiving and deleting an SQS message no longer count or
+walk the whole queue, and the request dispatcher remembers what it looked up.
 
 moto 5.2.5's TransactWriteItems deep-copies every table a transaction names, to roll back on
 failure: each transaction costs time and memory in proportion to the whole table, so a load
@@ -17,6 +18,7 @@ import functools
 import inspect
 import sys
 import threading
+import time
 import types
 
 from moto import server
@@ -258,6 +260,58 @@ def delete_message(self, receipt_handle):
 
 sqs_models.Message.mark_received = mark_received
 sqs_models.Queue.delete_message = delete_message
+
+# SQS: SendMessage reads the queue's whole attribute dict for one flag (ContentBasedDeduplication),
+# and that dict counts every message three times (visible, in flight, delayed): each send costs
+# the queue's size. Inside SendMessage those counts are not computed (the flag does not depend
+# on them); GetQueueAttributes still counts exactly. Visibility and delay are compared with the
+# clock directly instead of through moto's datetime arithmetic (same milliseconds, a fraction of
+# the cost), since receiving still looks at every message.
+_sending = threading.local()
+
+
+def _uncounted_while_sending(prop):
+    return property(lambda self: 0 if getattr(_sending, "active", False) else prop.fget(self))
+
+
+for _name in ("approximate_number_of_messages", "approximate_number_of_messages_not_visible",
+              "approximate_number_of_messages_delayed"):
+    setattr(sqs_models.Queue, _name, _uncounted_while_sending(getattr(sqs_models.Queue, _name)))
+
+_send_message = sqs_models.SQSBackend.send_message
+
+
+def send_message(self, *args, **kwargs):
+    _sending.active = True
+    try:
+        return _send_message(self, *args, **kwargs)
+    finally:
+        _sending.active = False
+
+
+sqs_models.SQSBackend.send_message = send_message
+sqs_models.Message.visible = property(lambda self: time.time() * 1000 > self.visible_at)
+sqs_models.Message.delayed = property(lambda self: time.time() * 1000 < self.delayed_until)
+
+# Every request: moto's dispatcher, under one lock, lists its own package directory (os.listdir
+# and an isdir per service) and tries every service's URL patterns to find the backend for the
+# request's host. Neither changes while the server runs, so both are remembered.
+from moto import backends as moto_backends  # noqa: E402
+from moto.moto_server import werkzeug_app  # noqa: E402
+
+_modules = tuple(moto_backends.list_of_moto_modules())
+moto_backends.list_of_moto_modules = lambda: _modules
+_backend_for_host = werkzeug_app.DomainDispatcherApplication.get_backend_for_host
+_backends_by_host = {}
+
+
+def get_backend_for_host(self, host):
+    if host not in _backends_by_host:
+        _backends_by_host[host] = _backend_for_host(self, host)
+    return _backends_by_host[host]
+
+
+werkzeug_app.DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
 
 if __name__ == "__main__":
     sys.exit(server.main())
