@@ -80,6 +80,17 @@ def check(db, step):
                 ExpressionAttributeValues={":v": {"S": pk}}, **extra)]
             want = sorted((ident(i) for i in everything if i["pk"]["S"] == pk), reverse=not forward)
             assert got == want, f"step {step}: table query {pk} {extra}: {got} != {want}"
+            for condition, values, keep in (
+                ("begins_with(sk, :a)", {":a": "S#1"}, lambda sk: sk.startswith("S#1")),
+                ("sk BETWEEN :a AND :b", {":a": "S#2", ":b": "S#5"}, lambda sk: "S#2" <= sk <= "S#5"),
+                ("sk > :a", {":a": "S#4"}, lambda sk: sk > "S#4"),
+            ):
+                got = [ident(i) for i in pages(
+                    db.query, TableName=TABLE, KeyConditionExpression=f"pk = :v AND {condition}",
+                    ExpressionAttributeValues={":v": {"S": pk}, **{k: {"S": v} for k, v in values.items()}},
+                    **extra)]
+                wanted = [k for k in want if keep(k[1])]
+                assert got == wanted, f"step {step}: table query {pk} {condition} {extra}: {got} != {wanted}"
         for key in INDEX_KEYS:
             got = [ident(i) for i in pages(
                 db.query, TableName=TABLE, IndexName="gsi1",

@@ -98,6 +98,7 @@ def _serialised(method):
 # delete_item (transactions and batches included), which mark the key they name; the map is
 # brought up to date for those keys before the next index Query. moto's own code still does
 # the matching, sorting, paging and filtering, on those candidates.
+from moto.dynamodb.comparisons import get_comparison_func  # noqa: E402
 from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: E402
 
 
@@ -181,6 +182,17 @@ def query(self, *args, **kwargs):
     if index_name is None and hash_key is not None:
         partition = self.items.get(hash_key, {})
         found = list(partition.values()) if self.range_key_attr else [partition] if partition else []
+        # A condition on a string sort key (begins_with, BETWEEN, <, …): only the items it
+        # matches, already in order, so moto's own matching and sort see a few items, not the
+        # whole partition (a tenant's partition holds every meeting instance's timeline).
+        comparison, bounds = given.get("range_comparison"), given.get("range_objs") or []
+        if self.range_key_attr and comparison and bounds and all(b.type == "S" for b in bounds):
+            test = get_comparison_func(comparison)
+            if test is not None:
+                values = [b.value for b in bounds]
+                found = [i for i in found if i.range_key is not None and i.range_key.type == "S"
+                         and test(i.range_key.value, *values)]
+                found.sort(key=lambda i: i.range_key.value)
     elif index_name is not None and hash_key_conditions and len(hash_key_conditions) == 1 \
             and any(i.name == index_name for i in self.global_indexes):
         if getattr(self, "_index_map", None) is None:
