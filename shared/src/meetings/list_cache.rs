@@ -67,11 +67,13 @@ impl Table {
         query: &str,
         now_ms: i64,
     ) -> Result<Option<Value>, StoreError> {
+        // Strongly consistent: a list right after our own change must see its marker.
         let get = |key| {
             self.client()
                 .get_item()
                 .table_name(self.name())
                 .set_key(Some(key))
+                .consistent_read(true)
                 .send()
         };
         let (page, changed) = tokio::join!(
