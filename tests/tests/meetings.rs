@@ -13,6 +13,25 @@ async fn create(api: &str, tenant: &str, body: Value) -> Answer {
     .await
 }
 
+async fn patch(api: &str, tenant: &str, id: i64, body: Value) -> Answer {
+    send(
+        client()
+            .patch(format!("{api}/api/zoom/meetings/{id}"))
+            .bearer_auth(jwt(tenant))
+            .json(&body),
+    )
+    .await
+}
+
+async fn delete(api: &str, tenant: &str, id: i64) -> Answer {
+    send(
+        client()
+            .delete(format!("{api}/api/zoom/meetings/{id}"))
+            .bearer_auth(jwt(tenant)),
+    )
+    .await
+}
+
 async fn get(api: &str, tenant: &str, path: &str) -> Answer {
     send(
         client()
@@ -95,21 +114,16 @@ async fn create_then_read_from_storage_with_zero_zoom_calls() {
         "start_url is never stored"
     );
 
-    let patched = send(
-        client()
-            .patch(format!("{}/api/zoom/meetings/{id}", env.watch.api))
-            .bearer_auth(jwt(&tenant))
-            .json(&json!({"topic": "Standup (moved)"})),
+    let patched = patch(
+        &env.watch.api,
+        &tenant,
+        id,
+        json!({"topic": "Standup (moved)"}),
     )
     .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
     assert_eq!(patched.json()["topic"], "Standup (moved)");
-    let deleted = send(
-        client()
-            .delete(format!("{}/api/zoom/meetings/{id}", env.watch.api))
-            .bearer_auth(jwt(&tenant)),
-    )
-    .await;
+    let deleted = delete(&env.watch.api, &tenant, id).await;
     assert_eq!(deleted.status, 204);
     assert_eq!(
         get(&env.watch.api, &tenant, &format!("/api/zoom/meetings/{id}"))
@@ -252,21 +266,10 @@ async fn another_tenants_meeting_is_404() {
     get(&env.watch.api, &other, &format!("/api/zoom/meetings/{id}"))
         .await
         .problem(404);
-    send(
-        client()
-            .patch(format!("{}/api/zoom/meetings/{id}", env.watch.api))
-            .bearer_auth(jwt(&other))
-            .json(&json!({"topic": "mine now"})),
-    )
-    .await
-    .problem(404);
-    send(
-        client()
-            .delete(format!("{}/api/zoom/meetings/{id}", env.watch.api))
-            .bearer_auth(jwt(&other)),
-    )
-    .await
-    .problem(404);
+    patch(&env.watch.api, &other, id, json!({"topic": "mine now"}))
+        .await
+        .problem(404);
+    delete(&env.watch.api, &other, id).await.problem(404);
     assert_eq!(
         get(
             &env.watch.api,
@@ -407,13 +410,7 @@ async fn list_pages_are_cached_until_the_tenants_meetings_change() {
     assert_eq!(cost, 1);
     assert!(ids(&page).contains(&id));
     assert_eq!(list_counted(&env, &tenant, "?page_size=300").await.1, 0);
-    let patched = send(
-        client()
-            .patch(format!("{}/api/zoom/meetings/{id}", env.watch.api))
-            .bearer_auth(jwt(&tenant))
-            .json(&json!({"topic": "Renamed"})),
-    )
-    .await;
+    let patched = patch(&env.watch.api, &tenant, id, json!({"topic": "Renamed"})).await;
     assert_eq!(patched.status, 200, "{}", patched.text);
     let (page, cost) = list_counted(&env, &tenant, "?page_size=300").await;
     assert_eq!(cost, 1);
@@ -439,12 +436,7 @@ async fn list_pages_are_cached_until_the_tenants_meetings_change() {
     }
 
     // Deleted through us: gone from the next list.
-    let deleted = send(
-        client()
-            .delete(format!("{}/api/zoom/meetings/{id}", env.watch.api))
-            .bearer_auth(jwt(&tenant)),
-    )
-    .await;
+    let deleted = delete(&env.watch.api, &tenant, id).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     let (page, cost) = list_counted(&env, &tenant, "?page_size=300").await;
     assert_eq!(cost, 1);
