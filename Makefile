@@ -32,7 +32,8 @@ template: bootstrap
 	$(VENV)/bin/python tools/stack/check_template.py
 	$(VENV)/bin/python tools/stack/check_openapi.py
 
-# The moto wrapper's Query index against moto's own Scan (tools/stack/check_moto.py).
+# The moto wrapper's changes against moto's own semantics: every Query = a Scan, SQS
+# receive/delete/counts/delay (tools/stack/check_moto.py).
 emulator: bootstrap
 	$(VENV)/bin/python tools/stack/check_moto.py
 
