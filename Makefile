@@ -5,7 +5,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test bootstrap fmt clippy unit template emulator e2e load load-faults sizes coldstart fuzz
+.PHONY: dev test bootstrap fmt clippy unit template emulator e2e load load-faults sizes coldstart fuzz archive-1gib
 
 dev: bootstrap
 	tools/stack/stack.sh dev
@@ -47,6 +47,12 @@ load: bootstrap
 
 load-faults: bootstrap
 	tools/stack/stack.sh load --events 20000 --reads 2000 --faults
+
+# docs/benchmarks.md: a 1 GiB recording streamed through zoom-recording-archiver into S3 (128
+# parts), peak RSS under 256 MB, every byte compared. A measurement, not part of `make test`.
+archive-1gib: bootstrap
+	E2E_PACKAGES="-p zoom-e2e" tools/stack/stack.sh e2e --test recordings -- --ignored --exact \
+	  a_one_gib_recording_archives_within_256_mb --nocapture
 
 # Every function's arm64 bootstrap size (cargo lambda build --release --arm64), target ≤ 8 MB.
 sizes: bootstrap

@@ -11,6 +11,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
+/// How long a test waits for a condition of the asynchronous pipeline (a webhook delivered, a
+/// queue drained, analytics counted, a file archived) before it fails. Generous on purpose: a
+/// test waits for the condition, never for a fixed time, and this bound only turns a condition
+/// that never comes into a failure instead of a hang.
+pub const PATIENCE: Duration = Duration::from_secs(300);
+
 /// A required environment variable of the test run, with a hint when it is missing.
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
@@ -305,6 +311,89 @@ pub fn zoom_signature(secret: &str, timestamp: &str, body: &str) -> String {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     )
+}
+
+/// The AWS endpoint seen through a `zoom-load proxy` of a test's own, which the test can take
+/// down, stall (connections accepted, nothing answered: every call runs into its timeout) and
+/// bring back; the emulator behind it keeps its state. Stopped when dropped.
+pub struct AwsProxy {
+    child: Child,
+    /// The proxied endpoint (`http://127.0.0.1:{port}`), for `AWS_ENDPOINT_URL`.
+    pub url: String,
+}
+
+impl AwsProxy {
+    /// Starts one in front of the stack's `AWS_ENDPOINT_URL` and waits until it answers.
+    pub async fn start() -> Self {
+        let target = env("AWS_ENDPOINT_URL");
+        let target = target
+            .trim_end_matches('/')
+            .rsplit("//")
+            .next()
+            .expect("host:port")
+            .to_owned();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let child = Command::new(env("ZOOM_LOAD_BIN"))
+            .args(["proxy", &listen, &target])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("zoom-load proxy starts");
+        let proxy = Self {
+            child,
+            url: format!("http://{listen}"),
+        };
+        proxy.wait_until_answering().await;
+        proxy
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "signal {name} delivered");
+    }
+
+    /// Refuses and resets every connection.
+    pub fn down(&self) {
+        self.signal("USR1");
+    }
+
+    /// Accepts connections and answers nothing.
+    pub fn stall(&self) {
+        self.signal("HUP");
+    }
+
+    /// Back to normal; returns once a request through it is answered again.
+    pub async fn up(&self) {
+        self.signal("USR2");
+        self.wait_until_answering().await;
+    }
+
+    async fn wait_until_answering(&self) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while http
+            .get(format!("{}/moto-api/", self.url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the AWS proxy does not answer");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Messages in a queue (visible plus in flight).

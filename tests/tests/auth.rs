@@ -210,7 +210,12 @@ async fn an_expired_state_is_400() {
     let tenant = unique("expiry");
     let (url, state) = start_flow(&watch.api, &tenant).await;
     let code = code_for(&url).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // The state lives 1 s (whole seconds); wait on the wall clock until it is 2 s older, which
+    // no machine speed changes.
+    let issued = std::time::SystemTime::now();
+    while issued.elapsed().map(|e| e.as_millis()).unwrap_or(0) < 2100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     api_callback(&watch.api, &tenant, json!({"code": code, "state": state}))
         .await
         .problem(400);

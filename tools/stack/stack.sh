@@ -5,7 +5,7 @@
 #   stack.sh bootstrap   install the pinned tools into ./.venv (idempotent)
 #   stack.sh dev         run the stack on the contract's ports until Ctrl-C
 #   stack.sh e2e [ARGS]  run the stack on free ports, run every test of the workspace
-#                        (`cargo test --workspace ARGS`), stop it
+#                        (`cargo test --workspace ARGS`; E2E_PACKAGES="-p X" narrows it), stop it
 #   stack.sh load [ARGS] the load and fault runs: `zoom-load run ARGS` against a stack whose
 #                        AWS endpoint sits behind a proxy that can be taken down
 #
@@ -138,8 +138,10 @@ start_stack() {
   wait_for "http://127.0.0.1:$watch_port/" 120
   export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
   # Lambda's SQS event source mappings, locally.
-  cargo build --quiet -p sqs-poller
+  cargo build --quiet -p sqs-poller -p zoom-load
   export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
+  # The AWS endpoint's proxy (down / stalled / up) for the tests that need a slow AWS.
+  export ZOOM_LOAD_BIN="$ROOT/target/debug/zoom-load"
   local archive_queue events_queue
   archive_queue=$(grep '^ZOOM_ARCHIVE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   events_queue=$(grep '^ZOOM_EVENTS_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
@@ -181,7 +183,8 @@ case "${1:-}" in
     # Warm the function once so the first test does not pay for the compile.
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
     set +e
-    cargo test --workspace --no-fail-fast "$@"
+    # shellcheck disable=SC2086 # E2E_PACKAGES: which packages' tests (default all of them)
+    cargo test ${E2E_PACKAGES:---workspace} --no-fail-fast "$@"
     status=$?
     set -e
     # Captured-log check over the whole run: no credential the simulator issued, and no secret

@@ -45,10 +45,7 @@ pub struct AnalyticsHandler {
 }
 
 fn store_problem(e: impl std::fmt::Display) -> ApiError {
-    ApiError::ServiceUnavailable {
-        detail: e.to_string(),
-        extensions: Default::default(),
-    }
+    ApiError::unavailable(e)
 }
 
 /// Parses and checks the range and host filter.

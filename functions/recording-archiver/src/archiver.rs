@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use zoom_shared::aws::Bucket;
 use zoom_shared::metrics::Metrics;
 use zoom_shared::recordings::archive::{ArchiveJob, ArchiveStatus, object_key};
-use zoom_shared::recordings::transfer::copy_to_s3;
+use zoom_shared::recordings::transfer::{Stored, copy_to_s3};
 use zoom_shared::tokens::provider::now_secs;
 use zoom_shared::zoom::access::ZoomAccess;
 use zoom_shared::zoom::client::{meeting_segment, with_token};
@@ -81,7 +81,8 @@ impl Archiver {
             .await
             .map_err(store)?;
         match self.copy(&job).await {
-            Ok((key, size)) => {
+            Ok((key, stored)) => {
+                let size = stored.size;
                 table
                     .set_archive(
                         tenant,
@@ -95,6 +96,7 @@ impl Archiver {
                 self.metrics.count("RecordingArchived", 1.0, &[]);
                 tracing::info!(
                     size,
+                    parts = stored.parts,
                     peak_rss_kb = peak_rss_kb().unwrap_or(0),
                     "recording archived"
                 );
@@ -117,7 +119,7 @@ impl Archiver {
         }
     }
 
-    async fn copy(&self, job: &ArchiveJob) -> Result<(String, u64), String> {
+    async fn copy(&self, job: &ArchiveJob) -> Result<(String, Stored), String> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         let path = format!(
             "/meetings/{}/recordings",
@@ -159,7 +161,7 @@ impl Archiver {
         )
         .await
         .map_err(|e| e.to_string())?;
-        Ok((key, stored.size))
+        Ok((key, stored))
     }
 }
 

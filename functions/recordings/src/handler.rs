@@ -74,10 +74,7 @@ pub struct RecordingsHandler {
 }
 
 fn store_problem(e: impl std::fmt::Display) -> ApiError {
-    ApiError::ServiceUnavailable {
-        detail: e.to_string(),
-        extensions: Default::default(),
-    }
+    ApiError::unavailable(e)
 }
 
 /// A meeting id (number) or instance UUID from the path (already decoded once).

@@ -74,10 +74,9 @@ impl<P: EventPublisher> WebhookHandler<P> {
                 if let Err(error) = self.queue.publish(text, &attributes).await {
                     tracing::error!(%error, event = %event.event, "events queue refused the event; Zoom will retry");
                     reject("queue_unavailable");
-                    return Err(ApiError::ServiceUnavailable {
-                        detail: "the event could not be queued; retry later".into(),
-                        extensions: Default::default(),
-                    });
+                    return Err(ApiError::unavailable(
+                        "the event could not be queued; retry later",
+                    ));
                 }
                 self.metrics
                     .count("WebhookAccepted", 1.0, &[("Event", event.event.as_str())]);

@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Seconds a client is told to wait (`Retry-After`) after a 503: storage, a queue or the
+/// bucket was briefly slow or unreachable, and the same request is expected to succeed soon.
+pub const DEPENDENCY_RETRY_AFTER_SECS: u64 = 2;
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -93,7 +97,8 @@ pub enum ApiError {
     /// 502: an upstream (Zoom) answered badly.
     #[error("bad gateway: {0}")]
     BadGateway(String),
-    /// 503: a dependency is down; `extensions` are added to the body.
+    /// 503 with `Retry-After` ([`DEPENDENCY_RETRY_AFTER_SECS`]): a dependency is slow or down;
+    /// `extensions` are added to the body.
     #[error("service unavailable: {detail}")]
     ServiceUnavailable {
         /// Which dependency failed.
@@ -110,6 +115,14 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A 503 for a dependency that failed (`detail` names it, never its data).
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        Self::ServiceUnavailable {
+            detail: detail.to_string(),
+            extensions: Map::new(),
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -192,7 +205,13 @@ impl ApiError {
         };
         let mut extensions = Map::new();
         match self {
-            Self::ServiceUnavailable { extensions: e, .. } => extensions.clone_from(e),
+            Self::ServiceUnavailable { extensions: e, .. } => {
+                extensions.clone_from(e);
+                extensions.insert(
+                    "retry_after".into(),
+                    Value::from(DEPENDENCY_RETRY_AFTER_SECS),
+                );
+            }
             Self::TooManyRequests { retry_after, .. } => {
                 extensions.insert("retry_after".into(), Value::from(*retry_after));
             }
@@ -247,6 +266,12 @@ impl ApiError {
             }
             Self::TooManyRequests { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            Self::ServiceUnavailable { .. } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(DEPENDENCY_RETRY_AFTER_SECS),
+                );
             }
             _ => {}
         }
@@ -333,6 +358,23 @@ mod tests {
         let body = body_json(&response);
         assert_eq!(body["errors"][0]["field"], "topic");
         assert_eq!(body["status"], 400);
+    }
+
+    #[test]
+    fn a_dependency_outage_says_when_to_retry() {
+        let response = ApiError::unavailable("storage failed: timed out").into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            DEPENDENCY_RETRY_AFTER_SECS.to_string().as_str()
+        );
+        let body = body_json(&response);
+        assert_eq!(body["retry_after"], DEPENDENCY_RETRY_AFTER_SECS);
+        assert_eq!(
+            body["type"],
+            "urn:problem:zoom-connector:dependency-unavailable"
+        );
+        assert_eq!(body["detail"], "storage failed: timed out");
     }
 
     #[test]

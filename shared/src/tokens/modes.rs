@@ -61,18 +61,8 @@ impl From<TokenError> for ApiError {
                 reauth_url: REAUTH_URL.to_owned(),
             },
             TokenError::Upstream(reason) => ApiError::BadGateway(reason),
-            TokenError::Busy => ApiError::ServiceUnavailable {
-                detail: error_text(&TokenError::Busy),
-                extensions: Default::default(),
-            },
-            TokenError::Store(e) => ApiError::ServiceUnavailable {
-                detail: e.to_string(),
-                extensions: Default::default(),
-            },
+            TokenError::Busy => ApiError::unavailable(TokenError::Busy),
+            TokenError::Store(e) => ApiError::unavailable(e),
         }
     }
-}
-
-fn error_text(error: &TokenError) -> String {
-    error.to_string()
 }

@@ -17,10 +17,7 @@ pub struct StoreError(pub String);
 impl From<StoreError> for crate::http::ApiError {
     /// Storage trouble is a dependency outage: 503, naming no data.
     fn from(error: StoreError) -> Self {
-        crate::http::ApiError::ServiceUnavailable {
-            detail: error.to_string(),
-            extensions: Default::default(),
-        }
+        crate::http::ApiError::unavailable(error)
     }
 }
 

@@ -92,14 +92,11 @@ impl ZoomAccess {
         if self.app.account_id.is_some() {
             return Ok(Owner::Account);
         }
-        let connection =
-            self.table
-                .get(tenant)
-                .await
-                .map_err(|e| ApiError::ServiceUnavailable {
-                    detail: e.to_string(),
-                    extensions: Default::default(),
-                })?;
+        let connection = self
+            .table
+            .get(tenant)
+            .await
+            .map_err(ApiError::unavailable)?;
         match connection {
             Some(c) => Ok(Owner::User(c.zoom_user_id)),
             None => Err(crate::tokens::provider::TokenError::NotConnected.into()),

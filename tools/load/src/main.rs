@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults]
-//! zoom-load proxy LISTEN TARGET      TCP proxy; SIGUSR1 takes it down, SIGUSR2 up again
+//! zoom-load proxy LISTEN TARGET      TCP proxy; SIGUSR1 takes it down, SIGHUP stalls it,
+//!                                   SIGUSR2 back to normal
 //! ```
 //!
 //! `run` reads the stack from the environment `tools/stack/stack.sh load` exports

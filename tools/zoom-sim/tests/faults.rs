@@ -50,7 +50,7 @@ async fn status_faults_hit_the_next_n_requests_of_a_path() {
 async fn hang_outlasts_a_client_timeout() {
     let sim = start(|_| {}).await;
     let token = access_token(&sim).await;
-    inject(&sim, json!({"kind": "hang", "count": 1, "hang_ms": 3000})).await;
+    inject(&sim, json!({"kind": "hang", "count": 1, "hang_ms": 60000})).await;
     let started = Instant::now();
     let result = client()
         .get(format!("{}/v2/users/me", sim.url()))
@@ -59,7 +59,8 @@ async fn hang_outlasts_a_client_timeout() {
         .send()
         .await;
     assert!(result.is_err_and(|e| e.is_timeout()));
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // The client gave up at its own timeout, long before the hang would have ended.
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 #[tokio::test]
