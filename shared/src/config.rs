@@ -35,6 +35,8 @@ pub mod vars {
     pub const ZOOM_ARCHIVE_QUEUE_URL: &str = "ZOOM_ARCHIVE_QUEUE_URL";
     /// The S3 bucket that holds archived recordings.
     pub const ZOOM_RECORDINGS_BUCKET: &str = "ZOOM_RECORDINGS_BUCKET";
+    /// The SQS queue URL of purge jobs (a connection's data to delete).
+    pub const ZOOM_PURGE_QUEUE_URL: &str = "ZOOM_PURGE_QUEUE_URL";
 }
 
 /// Default Zoom REST base URL.

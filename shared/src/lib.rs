@@ -6,14 +6,21 @@
 //! [`telemetry`] (tracing setup).
 
 pub mod analytics;
+pub mod archive;
 pub mod aws;
 pub mod batch;
+pub mod caches;
+pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod http;
 pub mod meetings;
 pub mod metrics;
+pub mod owner;
 pub mod probe;
+pub mod purge;
 pub mod recordings;
+pub mod store;
 pub mod telemetry;
 pub mod tokens;
 pub mod webhooks;

@@ -442,7 +442,13 @@ pub async fn create_queue(name: &str) -> String {
 
 /// As [`isolated_with`], plus an archive queue and poller of its own (for recording archives).
 pub async fn isolated_archiving(sim_env: &[(&str, &str)]) -> Isolated {
-    isolated_pipeline(sim_env, &[], &format!("e2e-events-{}", free_port()), true).await
+    isolated_pipeline(
+        sim_env,
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await
 }
 
 /// An isolated simulator and watch with their own events and archive queues and a poller
@@ -454,7 +460,11 @@ pub async fn isolated_pipeline(
     events_queue: &str,
     create_events_queue: bool,
 ) -> Isolated {
-    let archive = create_queue(&format!("e2e-archive-{}", free_port())).await;
+    let archive = create_queue(&stand_in(
+        "ZOOM_ARCHIVE_QUEUE_URL",
+        &free_port().to_string(),
+    ))
+    .await;
     let events = if create_events_queue {
         create_queue(events_queue).await
     } else {
@@ -553,17 +563,38 @@ pub async fn connect(api: &str, tenant: &str) -> String {
         .as_str()
         .expect("authorize_url")
         .to_owned();
+    let cookie = browser_cookie(&started);
     let at_zoom = send(http.get(&authorize_url)).await;
     assert_eq!(at_zoom.status, 302, "{}", at_zoom.text);
     let callback = at_zoom
         .header("location")
         .expect("redirect to our callback")
         .to_owned();
-    let landed = send(http.get(&callback)).await;
+    // The same browser comes back: it presents the cookie the authorize answer set.
+    let landed = send(http.get(&callback).header("cookie", cookie)).await;
     assert_eq!(landed.status, 302, "{}", landed.text);
     landed
         .header("location")
         .expect("redirect to the app")
+        .to_owned()
+}
+
+/// The `name=value` of the browser-binding cookie an authorize answer sets.
+pub fn browser_cookie(authorize: &Answer) -> String {
+    let set_cookie = authorize
+        .header("set-cookie")
+        .expect("the authorize answer binds the browser with a cookie");
+    assert!(
+        set_cookie.contains("HttpOnly")
+            && set_cookie.contains("Secure")
+            && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    set_cookie
+        .split(';')
+        .next()
+        .expect("name=value")
+        .trim()
         .to_owned()
 }
 
@@ -608,4 +639,115 @@ pub fn workspace_root() -> std::path::PathBuf {
         .parent()
         .expect("workspace root")
         .to_path_buf()
+}
+
+/// The name of a resource of a test's own that stands in for one of the stack's: the stack's
+/// name for the resource `variable` names in `ZOOM_STACK_ENV_FILE` (a table or bucket name, or a
+/// queue URL's last segment) plus `-{suffix}`. Locally a function may use such a resource as the
+/// one template.yaml grants it (tools/stack/provision.py), so a test's own events queue works
+/// under least privilege; a resource of any other name is denied, as in AWS.
+pub fn stand_in(variable: &str, suffix: &str) -> String {
+    let env_file = std::fs::read_to_string(env("ZOOM_STACK_ENV_FILE")).expect("stack env file");
+    let prefix = format!("{variable}=");
+    let value = env_file
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("{variable} is not in the stack's env file"));
+    let name = value.rsplit('/').next().expect("a name");
+    format!("{name}-{suffix}")
+}
+
+/// An AWS emulator of a test's own: `tools/stack/moto_server.py` from `.venv` on a free port,
+/// provisioned by `tools/stack/provision.py` from `template` (the text of a template.yaml), with
+/// every function's statements registered and its decisions in an audit log of its own. A test
+/// that expects a denial uses one, so its denials never reach the stack's audit log (which
+/// `tools/stack/check_iam.py` requires to have none). Stopped when dropped.
+pub struct OwnAws {
+    child: Child,
+    dir: std::path::PathBuf,
+    /// Its endpoint, for `AWS_ENDPOINT_URL`.
+    pub url: String,
+    /// The functions' variables for its resources (`ZOOM_TABLE_NAME`, the queue URLs, …).
+    pub env: Vec<(String, String)>,
+}
+
+impl OwnAws {
+    /// Starts it, provisions `template` in it and waits until it answers.
+    pub async fn start(template: &str) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("zoom-e2e-aws-{port}"));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let python = workspace_root().join(".venv/bin/python");
+        let child = Command::new(&python)
+            .arg(workspace_root().join("tools/stack/moto_server.py"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("ZOOM_IAM_AUDIT_LOG", dir.join("audit.jsonl"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the moto wrapper starts (run `make bootstrap` for .venv)");
+        let mut aws = Self {
+            child,
+            dir,
+            url: format!("http://127.0.0.1:{port}"),
+            env: Vec::new(),
+        };
+        let http = client();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while http
+            .get(format!("{}/moto-api/", aws.url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the own emulator does not answer"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let copy = aws.dir.join("template.yaml");
+        std::fs::write(&copy, template).expect("template copy");
+        let env_out = aws.dir.join("stack.env");
+        let status = Command::new(&python)
+            .current_dir(workspace_root())
+            .arg("tools/stack/provision.py")
+            .arg("--template")
+            .arg(&copy)
+            .args(["--prefix", &format!("iam-{port}")])
+            .arg("--env-out")
+            .arg(&env_out)
+            .arg("--iam-policies")
+            .arg(aws.dir.join("policies.json"))
+            .env("AWS_ENDPOINT_URL", &aws.url)
+            .stdout(Stdio::null())
+            .status()
+            .expect("provision.py runs");
+        assert!(status.success(), "provisioning the own emulator failed");
+        aws.env = std::fs::read_to_string(&env_out)
+            .expect("provisioned environment")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        aws
+    }
+
+    /// Every decision so far for a registered function (JSON lines: `principal`, `action`,
+    /// `resource`, `allowed`, …).
+    pub fn audit(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir.join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+impl Drop for OwnAws {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -13,6 +13,12 @@ async fn status(api: &str, tenant: &str, verify: bool) -> Answer {
 
 /// Starts a flow and returns (authorize_url, state).
 async fn start_flow(api: &str, tenant: &str) -> (String, String) {
+    let (url, state, _) = start_flow_in_browser(api, tenant).await;
+    (url, state)
+}
+
+/// Starts a flow and returns (authorize_url, state, the browser's binding cookie).
+async fn start_flow_in_browser(api: &str, tenant: &str) -> (String, String, String) {
     let answer = send(
         client()
             .get(format!("{api}/api/zoom/auth/authorize"))
@@ -25,7 +31,7 @@ async fn start_flow(api: &str, tenant: &str) -> (String, String) {
         .expect("url")
         .to_owned();
     let state = query_param(&url, "state").expect("state in the authorize URL");
-    (url, state)
+    (url, state, browser_cookie(&answer))
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {
@@ -129,10 +135,54 @@ async fn every_jwt_route_refuses_missing_and_bad_tokens() {
     }
 }
 
+/// Login CSRF (RFC 6749 §10.12): tenant M starts a flow and sends its authorize URL to someone
+/// else, who approves it in their own browser. That browser does not hold M's cookie, so the
+/// callback connects nobody, and the state stays for M's browser.
+#[tokio::test]
+async fn an_authorize_url_completed_in_another_browser_connects_nobody() {
+    let mallory = unique("mallory");
+    let (url, _state, mallory_cookie) = start_flow_in_browser(&api(), &mallory).await;
+    let at_zoom = send(client().get(&url)).await;
+    assert_eq!(at_zoom.status, 302, "{}", at_zoom.text);
+    let callback = at_zoom.header("location").expect("callback").to_owned();
+    // The victim's browser: no cookie at all, or the cookie of a flow of its own.
+    let (_, _, victims_own_cookie) = start_flow_in_browser(&api(), &unique("victim")).await;
+    for cookie in [None, Some(victims_own_cookie)] {
+        let mut request = client().get(&callback);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let landed = send(request).await;
+        assert_eq!(landed.status, 302);
+        assert!(
+            landed
+                .header("location")
+                .is_some_and(|l| l.ends_with("zoom=error&reason=invalid_state")),
+            "{:?}",
+            landed.header("location")
+        );
+    }
+    assert_eq!(
+        status(&api(), &mallory, false).await.json()["connected"],
+        false,
+        "nobody was connected to the tenant that started the flow"
+    );
+    // The failed attempts did not burn the state: the browser that started the flow can still
+    // finish it.
+    let landed = send(client().get(&callback).header("cookie", mallory_cookie)).await;
+    assert!(
+        landed
+            .header("location")
+            .is_some_and(|l| l.ends_with("?zoom=connected")),
+        "{:?}",
+        landed.header("location")
+    );
+}
+
 #[tokio::test]
 async fn pkce_is_checked_by_the_exchange() {
     let tenant = unique("pkce");
-    let (url, state) = start_flow(&api(), &tenant).await;
+    let (url, state, cookie) = start_flow_in_browser(&api(), &tenant).await;
     // A code obtained with another challenge (as an attacker who swapped the flow would have).
     let mut forged = reqwest::Url::parse(&url).expect("url");
     let pairs: Vec<(String, String)> = forged
@@ -152,7 +202,7 @@ async fn pkce_is_checked_by_the_exchange() {
         api(),
         urlencode(&state)
     );
-    let landed = send(client().get(callback)).await;
+    let landed = send(client().get(callback).header("cookie", cookie)).await;
     assert_eq!(landed.status, 302);
     assert!(
         landed

@@ -168,6 +168,18 @@ mod tests {
         };
         let c2 = change(&ZoomEvent::Started(instance()), "d2", Some(&meta), vec![]).expect("c");
         assert_eq!((c1.add.meetings_started, c2.add.meetings_started), (1, 0));
-        assert!(change(&ZoomEvent::Deleted { meeting_id: 1 }, "d", None, vec![]).is_none());
+        assert!(
+            change(
+                &ZoomEvent::Deleted {
+                    meeting_id: 1,
+                    host_id: "h".into(),
+                    single_occurrence: false
+                },
+                "d",
+                None,
+                vec![]
+            )
+            .is_none()
+        );
     }
 }

@@ -6,9 +6,15 @@ mod processor;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
-use zoom_shared::aws::{Queue, Table};
+use zoom_shared::analytics::DynamoAnalytics;
+use zoom_shared::archive::DynamoArchive;
+use zoom_shared::aws::Queue;
+use zoom_shared::caches::DynamoPageCache;
 use zoom_shared::config::{ConfigError, Env, exit_on_error, vars};
+use zoom_shared::connections::DynamoConnections;
+use zoom_shared::meetings::DynamoMeetings;
 use zoom_shared::metrics::Metrics;
+use zoom_shared::store::Table;
 
 const FUNCTION: &str = "zoom-analytics-processor";
 
@@ -33,11 +39,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let table_name = exit_on_error(FUNCTION, env.required(vars::ZOOM_TABLE_NAME)).to_owned();
     let archive_url =
         exit_on_error(FUNCTION, env.required(vars::ZOOM_ARCHIVE_QUEUE_URL)).to_owned();
+    let purge_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_PURGE_QUEUE_URL)).to_owned();
     let lease_secs = exit_on_error(FUNCTION, lease(&env));
     let sdk = zoom_shared::aws::load_config().await;
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
     let processor = processor::Processor {
-        table: Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name),
-        archive_queue: Queue::new(aws_sdk_sqs::Client::new(&sdk), archive_url),
+        connections: DynamoConnections::new(table.clone()),
+        meetings: DynamoMeetings::new(table.clone()),
+        pages: DynamoPageCache::new(table.clone()),
+        analytics: DynamoAnalytics::new(table.clone()),
+        archive: DynamoArchive::new(table),
+        archive_queue: Queue::new(sqs.clone(), archive_url),
+        purge_queue: Queue::new(sqs, purge_url),
         metrics: Metrics::new(FUNCTION),
         lease_secs,
         crash_after_claim: env

@@ -1,20 +1,33 @@
 //! One batch: messages grouped by meeting instance (each group in order, groups concurrently),
-//! each event claimed once per tenant, its effects written in one transaction with the claim's
-//! completion. A failed message is reported back for redelivery; after the redrive count it
-//! lands in the dead-letter queue, and its batch-mates are not run again.
+//! each event routed to the owners of its host's data, claimed once per owner, its effects
+//! written in one transaction with the claim's completion. A failed message is reported back
+//! for redelivery; after the redrive count it lands in the dead-letter queue, and its
+//! batch-mates are not run again.
+//!
+//! Routing: an event of account A hosted by Zoom user H reaches the connections that reach H
+//! (and those with the account-wide role of A), never every tenant of the account
+//! ([`OwnerDirectory::owners_of`]). `app_deauthorized` of user U removes only U's user-OAuth
+//! connections that were made before the deauthorization, and only when the delivery was
+//! signed.
 
 use std::collections::BTreeMap;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::StreamExt;
 use tracing::Instrument;
+use zoom_shared::analytics::DynamoAnalytics;
 use zoom_shared::analytics::event::{Parsed, ZoomEvent, parse};
-use zoom_shared::analytics::store::{AccountTenant, Claim};
-use zoom_shared::aws::{Queue, Table};
+use zoom_shared::analytics::store::{AnalyticsWriter, Claim, Deauthorization};
+use zoom_shared::archive::{ArchiveJob, ArchiveJobs, ArchiveRequest, ArchiveStore, DynamoArchive};
+use zoom_shared::aws::Queue;
+use zoom_shared::caches::{DynamoPageCache, Family, PageCache};
+use zoom_shared::clock::now_secs;
+use zoom_shared::connections::{ConnectionStore, DynamoConnections, OwnerDirectory};
 use zoom_shared::meetings::view::MeetingStatus;
+use zoom_shared::meetings::{DynamoMeetings, MeetingStore};
 use zoom_shared::metrics::Metrics;
-use zoom_shared::recordings::archive::ArchiveJob;
-use zoom_shared::tokens::provider::now_secs;
+use zoom_shared::owner::{Mode, Owner};
+use zoom_shared::purge::{PurgeJob, PurgeQueue};
 
 use crate::change::{change, instance_of};
 
@@ -25,10 +38,20 @@ pub const CONFLICT_RETRIES: usize = 5;
 
 /// The processor's dependencies.
 pub struct Processor {
-    /// The table.
-    pub table: Table,
+    /// Connections: routing and deauthorization.
+    pub connections: DynamoConnections,
+    /// Stored meetings (status).
+    pub meetings: DynamoMeetings,
+    /// Cached meeting lists (invalidated by status changes).
+    pub pages: DynamoPageCache,
+    /// Analytics.
+    pub analytics: DynamoAnalytics,
+    /// Archive records.
+    pub archive: DynamoArchive,
     /// Where recording archive jobs go.
     pub archive_queue: Queue,
+    /// Where purge jobs go.
+    pub purge_queue: Queue,
     /// Metrics.
     pub metrics: Metrics,
     /// How long a claim holds before another worker may take the event over.
@@ -45,12 +68,17 @@ fn random_id() -> String {
     hex::encode(bytes)
 }
 
-fn dedup_key(message: &SqsMessage, body: &str) -> String {
+fn attribute<'m>(message: &'m SqsMessage, name: &str) -> Option<&'m str> {
     message
         .message_attributes
-        .get("dedup_key")
-        .and_then(|a| a.string_value.clone())
+        .get(name)
+        .and_then(|a| a.string_value.as_deref())
+}
+
+fn dedup_key(message: &SqsMessage, body: &str) -> String {
+    attribute(message, "dedup_key")
         .filter(|k| !k.is_empty() && k.len() <= 64)
+        .map(str::to_owned)
         .unwrap_or_else(|| {
             let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body.as_bytes());
             hex::encode(&digest.as_ref()[..16])
@@ -67,6 +95,24 @@ fn event_name(event: &ZoomEvent) -> &'static str {
         ZoomEvent::RecordingCompleted { .. } => "recording.completed",
         ZoomEvent::Deauthorized { .. } => "app_deauthorized",
     }
+}
+
+/// The Zoom user whose data an event is about.
+fn host_of(event: &ZoomEvent) -> &str {
+    match event {
+        ZoomEvent::Started(i)
+        | ZoomEvent::Ended(i, _)
+        | ZoomEvent::Joined(i, _, _)
+        | ZoomEvent::Left(i, _, _) => &i.host_id,
+        ZoomEvent::Deleted { host_id, .. } | ZoomEvent::RecordingCompleted { host_id, .. } => {
+            host_id
+        }
+        ZoomEvent::Deauthorized { user_id, .. } => user_id,
+    }
+}
+
+fn store(e: zoom_shared::store::StoreError) -> String {
+    e.to_string()
 }
 
 impl Processor {
@@ -108,49 +154,50 @@ impl Processor {
         response
     }
 
+    fn dropped(&self, event: &ZoomEvent, reason: &str) {
+        tracing::info!(event = event_name(event), reason, "event dropped");
+        self.metrics
+            .count("EventDropped", 1.0, &[("Reason", reason)]);
+    }
+
     async fn message(&self, message: &SqsMessage) -> Result<(), String> {
         let body = message.body.as_deref().ok_or("empty message")?;
         let parsed = parse(body)?;
         let dedup = dedup_key(message, body);
-        let tenants = self
-            .table
-            .tenants_for_account(&parsed.account_id)
+        if let ZoomEvent::Deauthorized { .. } = &parsed.event {
+            // Removing a connection is trusted only to a signed delivery (never the static
+            // legacy verification token, which anyone holding it could replay or forge).
+            if attribute(message, "authenticated_by") != Some("signature") {
+                self.dropped(&parsed.event, "unsigned_deauthorization");
+                return Ok(());
+            }
+            return self.deauthorized(&parsed, &dedup).await;
+        }
+        let host = host_of(&parsed.event);
+        let owners = self
+            .connections
+            .owners_of(&parsed.account_id, host)
             .await
-            .map_err(|e| e.to_string())?;
-        if tenants.is_empty() {
-            tracing::info!(
-                event = event_name(&parsed.event),
-                "event for an account no tenant connected; dropped"
-            );
-            self.metrics
-                .count("EventDropped", 1.0, &[("Reason", "unknown_account")]);
+            .map_err(store)?;
+        if owners.is_empty() {
+            self.dropped(&parsed.event, "no_owner");
             return Ok(());
         }
-        for tenant in &tenants {
-            self.for_tenant(tenant, &tenants, &dedup, &parsed).await?;
+        for (owner, _) in &owners {
+            if owner.owns(host) {
+                self.for_owner(owner, &dedup, &parsed).await?;
+            }
         }
         Ok(())
     }
 
-    async fn for_tenant(
-        &self,
-        tenant: &AccountTenant,
-        all: &[AccountTenant],
-        dedup: &str,
-        parsed: &Parsed,
-    ) -> Result<(), String> {
-        if let ZoomEvent::Deauthorized { user_id, .. } = &parsed.event
-            && &tenant.zoom_user_id != user_id
-        {
-            return Ok(());
-        }
+    async fn for_owner(&self, owner: &Owner, dedup: &str, parsed: &Parsed) -> Result<(), String> {
         let claim_id = random_id();
-        let t = tenant.tenant_id.as_str();
         let attempt = match self
-            .table
-            .claim_event(t, dedup, &claim_id, now_secs(), self.lease_secs)
+            .analytics
+            .claim_event(owner, dedup, &claim_id, now_secs(), self.lease_secs)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(store)?
         {
             Claim::Duplicate => {
                 self.metrics.count("EventDuplicate", 1.0, &[]);
@@ -168,9 +215,9 @@ impl Processor {
             // would leave `cargo lambda watch` without an instance to restart locally.)
             panic!("injected crash after the idempotency claim of {name}");
         }
-        let result = self.effects(t, all, dedup, &claim_id, parsed).await;
+        let result = self.effects(owner, dedup, &claim_id, parsed).await;
         if result.is_err() {
-            let _ = self.table.release_claim(t, dedup, &claim_id).await;
+            let _ = self.analytics.release_claim(owner, dedup, &claim_id).await;
         } else {
             self.metrics
                 .count("EventProcessed", 1.0, &[("Event", name)]);
@@ -178,40 +225,69 @@ impl Processor {
         result
     }
 
+    /// Sets a stored meeting's status; when it was stored, its cached lists are stale.
+    async fn set_status(
+        &self,
+        owner: &Owner,
+        id: i64,
+        status: MeetingStatus,
+    ) -> Result<(), String> {
+        if self
+            .meetings
+            .set_status(owner, id, status)
+            .await
+            .map_err(store)?
+        {
+            self.lists_changed(owner).await?;
+        }
+        Ok(())
+    }
+
+    async fn lists_changed(&self, owner: &Owner) -> Result<(), String> {
+        self.pages
+            .changed(
+                owner,
+                Family::MeetingLists,
+                zoom_shared::clock::now_millis(),
+            )
+            .await
+            .map_err(store)
+    }
+
     async fn effects(
         &self,
-        tenant: &str,
-        all: &[AccountTenant],
+        owner: &Owner,
         dedup: &str,
         claim_id: &str,
         parsed: &Parsed,
     ) -> Result<(), String> {
-        let table = &self.table;
-        let store = |e: zoom_shared::tokens::store::StoreError| e.to_string();
+        let analytics = &self.analytics;
         match &parsed.event {
             ZoomEvent::Started(i)
             | ZoomEvent::Ended(i, _)
             | ZoomEvent::Joined(i, _, _)
             | ZoomEvent::Left(i, _, _) => {
                 match &parsed.event {
-                    ZoomEvent::Started(_) => table
-                        .set_meeting_status(tenant, i.meeting_id, MeetingStatus::Live)
-                        .await
-                        .map_err(store)?,
-                    ZoomEvent::Ended(..) => table
-                        .set_meeting_status(tenant, i.meeting_id, MeetingStatus::Completed)
-                        .await
-                        .map_err(store)?,
+                    ZoomEvent::Started(_) => {
+                        self.set_status(owner, i.meeting_id, MeetingStatus::Live)
+                            .await?
+                    }
+                    ZoomEvent::Ended(..) => {
+                        self.set_status(owner, i.meeting_id, MeetingStatus::Completed)
+                            .await?
+                    }
                     _ => {}
                 }
                 for _ in 0..CONFLICT_RETRIES {
-                    let (meta, points) =
-                        table.instance_state(tenant, &i.uuid).await.map_err(store)?;
+                    let (meta, points) = analytics
+                        .instance_state(owner, &i.uuid)
+                        .await
+                        .map_err(store)?;
                     let Some(change) = change(&parsed.event, dedup, meta.as_ref(), points) else {
                         return Ok(());
                     };
-                    if table
-                        .apply_instance_change(tenant, dedup, claim_id, &change, now_secs())
+                    if analytics
+                        .apply_instance_change(owner, dedup, claim_id, &change, now_secs())
                         .await
                         .map_err(store)?
                     {
@@ -220,54 +296,119 @@ impl Processor {
                 }
                 Err("the meeting instance kept changing; retry".into())
             }
-            ZoomEvent::Deleted { meeting_id } => {
-                table
-                    .set_meeting_status(tenant, *meeting_id, MeetingStatus::Cancelled)
-                    .await
-                    .map_err(store)?;
-                table
-                    .complete_claim(tenant, dedup, claim_id)
+            ZoomEvent::Deleted {
+                meeting_id,
+                single_occurrence,
+                ..
+            } => {
+                if *single_occurrence {
+                    // One occurrence went: the series stays scheduled; lists show the change.
+                    self.lists_changed(owner).await?;
+                } else {
+                    self.set_status(owner, *meeting_id, MeetingStatus::Cancelled)
+                        .await?;
+                }
+                analytics
+                    .complete_claim(owner, dedup, claim_id)
                     .await
                     .map_err(store)
             }
-            ZoomEvent::RecordingCompleted { uuid, file_ids, .. } => {
+            ZoomEvent::RecordingCompleted {
+                uuid,
+                host_id,
+                file_ids,
+            } => {
                 // Jobs are queued before the claim completes: a crash in between queues them
                 // again, and the archiver skips a file already archived.
                 for file_id in file_ids {
-                    if table
-                        .request_archive(tenant, uuid, file_id, now_secs())
+                    let request = ArchiveRequest {
+                        meeting_uuid: uuid,
+                        file_id,
+                        host_id,
+                        file_type: "",
+                    };
+                    if self
+                        .archive
+                        .request(owner, &request, now_secs())
                         .await
                         .map_err(store)?
                     {
                         let job = ArchiveJob {
-                            tenant_id: tenant.to_owned(),
+                            owner: owner.clone(),
                             meeting_uuid: uuid.clone(),
                             file_id: file_id.clone(),
                         };
-                        self.archive_queue
-                            .send_json(&job, &[("job", "archive")])
-                            .await?;
+                        self.archive_queue.queue_archive(&job).await?;
                     }
                 }
-                table
-                    .complete_claim(tenant, dedup, claim_id)
+                analytics
+                    .complete_claim(owner, dedup, claim_id)
                     .await
                     .map_err(store)
             }
-            ZoomEvent::Deauthorized { user_id, at } => {
-                // Every item of the tenant goes; the deletion itself is recorded for compliance.
-                table.delete_tenant(tenant).await.map_err(store)?;
-                let deleted = all.iter().filter(|t| &t.zoom_user_id == user_id).count();
-                table
-                    .record_deauthorization(user_id, &parsed.account_id, at, deleted, now_secs())
-                    .await
-                    .map_err(store)?;
-                table
-                    .complete_claim(tenant, dedup, claim_id)
-                    .await
-                    .map_err(store)
+            ZoomEvent::Deauthorized { .. } => Ok(()),
+        }
+    }
+
+    /// `app_deauthorized`: each user-OAuth connection of that user made before the
+    /// deauthorization is removed (its data purged, files included); a connection made after it
+    /// (a reinstall, then a late delivery or a redrive) is kept. Recorded for compliance either
+    /// way. Idempotent: a redelivery finds the connection gone or newer.
+    async fn deauthorized(&self, parsed: &Parsed, dedup: &str) -> Result<(), String> {
+        let ZoomEvent::Deauthorized {
+            user_id,
+            at,
+            at_time,
+        } = &parsed.event
+        else {
+            return Ok(());
+        };
+        let owners = self
+            .connections
+            .owners_of(&parsed.account_id, user_id)
+            .await
+            .map_err(store)?;
+        let (mut deleted, mut kept) = (0, 0);
+        for (owner, connected_at) in owners {
+            if owner.mode != Mode::UserOAuth || !owner.owns(user_id) {
+                continue;
+            }
+            let before_connection = at_time.is_none_or(|t| t.timestamp() < connected_at);
+            if before_connection {
+                tracing::info!("deauthorization older than the current connection; kept");
+                kept += 1;
+                continue;
+            }
+            let job = PurgeJob {
+                owner: owner.clone(),
+                pass: 1,
+                reason: "deauthorized".into(),
+            };
+            self.purge_queue.queue_purge(&job, 0).await?;
+            if self
+                .connections
+                .delete(&owner.tenant_id, &owner.connection_id)
+                .await
+                .map_err(store)?
+            {
+                deleted += 1;
             }
         }
+        self.analytics
+            .record_deauthorization(&Deauthorization {
+                zoom_user_id: user_id,
+                account_id: &parsed.account_id,
+                at,
+                connections_deleted: deleted,
+                connections_kept: kept,
+                now: now_secs(),
+            })
+            .await
+            .map_err(store)?;
+        tracing::info!(deleted, kept, dedup, "app deauthorization handled");
+        self.metrics
+            .count("EventProcessed", 1.0, &[("Event", "app_deauthorized")]);
+        Ok(())
     }
 }
 

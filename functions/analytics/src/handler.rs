@@ -1,7 +1,9 @@
 //! `GET /api/zoom/analytics/meetings` → [`AnalyticsHandler::meetings`]:
 //! `?from=&to=` (dates; default the last 30 days; at most 366 days), optional `host_id`.
 //! Answers `{summary, daily, top_hosts, recent_meetings}` from the per-day aggregates: the
-//! cost grows with days (one query per kind), not with events, and Zoom is never called.
+//! cost grows with days (one query per kind), not with events, and Zoom is never called. Only
+//! the caller's own connection's figures are read (its namespace); an unconnected tenant is
+//! 409 like on every other route.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +11,13 @@ use chrono::{NaiveDate, Utc};
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use zoom_shared::analytics::store::DayFigures;
-use zoom_shared::aws::Table;
+use zoom_shared::analytics::store::{AnalyticsReader, DayFigures};
+use zoom_shared::connections::resolve::OwnerResolver;
+use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::query;
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, CallerAuth, FieldError, Matched, Router, json};
+use zoom_shared::owner::Owner;
 
 /// Longest range, in days.
 pub const MAX_RANGE_DAYS: i64 = 366;
@@ -36,10 +40,12 @@ pub fn router() -> Router<Route> {
     Router::new([(Method::GET, "/api/zoom/analytics/meetings", Route::Meetings)])
 }
 
-/// The handler's dependencies.
-pub struct AnalyticsHandler {
-    /// The table.
-    pub table: Table,
+/// The handler's dependencies, each a port.
+pub struct AnalyticsHandler<O, R> {
+    /// Who the caller is, as an owner.
+    pub owners: O,
+    /// The aggregates.
+    pub analytics: R,
     /// Caller identity.
     pub caller_auth: CallerAuth,
 }
@@ -98,7 +104,9 @@ pub fn range(
     }
 }
 
-impl Handler<Route> for AnalyticsHandler {
+impl<O: OwnerResolver + 'static, R: AnalyticsReader + 'static> Handler<Route>
+    for AnalyticsHandler<O, R>
+{
     async fn handle(
         &self,
         _matched: Matched<Route>,
@@ -111,22 +119,23 @@ impl Handler<Route> for AnalyticsHandler {
             query(&request, "host_id").as_deref(),
             Utc::now().date_naive(),
         )?;
-        self.meetings(&caller.tenant_id, from, to, host).await
+        let owner = self.owners.resolve(&caller, budget(&request)).await?;
+        self.meetings(&owner, from, to, host).await
     }
 }
 
-impl AnalyticsHandler {
-    /// The analytics of a tenant over a range.
+impl<O: OwnerResolver, R: AnalyticsReader> AnalyticsHandler<O, R> {
+    /// The analytics of an owner over a range.
     pub async fn meetings(
         &self,
-        tenant: &str,
+        owner: &Owner,
         from: NaiveDate,
         to: NaiveDate,
         host: Option<String>,
     ) -> Result<Response<Body>, ApiError> {
         let host_days = self
-            .table
-            .host_days(tenant, from, to)
+            .analytics
+            .host_days(owner, from, to)
             .await
             .map_err(store_problem)?;
         let stored_days = match &host {
@@ -136,8 +145,8 @@ impl AnalyticsHandler {
                 .cloned()
                 .collect(),
             None => self
-                .table
-                .days(tenant, from, to)
+                .analytics
+                .days(owner, from, to)
                 .await
                 .map_err(store_problem)?,
         };
@@ -188,8 +197,8 @@ impl AnalyticsHandler {
         });
         top.truncate(TOP_HOSTS);
         let mut recent = self
-            .table
-            .recent_meetings(tenant, from, to, RECENT * 5)
+            .analytics
+            .recent_meetings(owner, from, to, RECENT * 5)
             .await
             .map_err(store_problem)?;
         if let Some(h) = &host {
@@ -214,6 +223,63 @@ impl AnalyticsHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+    use zoom_shared::analytics::memory::MemoryAnalytics;
+    use zoom_shared::connections::resolve::fake::FixedOwners;
+    use zoom_shared::http::testing;
+    use zoom_shared::owner::{Mode, Reach};
+
+    fn owner(tenant: &str) -> Owner {
+        Owner {
+            tenant_id: tenant.into(),
+            connection_id: format!("c-{tenant}"),
+            account_id: "acct".into(),
+            reach: Reach::User {
+                zoom_user_id: format!("u-{tenant}"),
+            },
+            mode: Mode::UserOAuth,
+            email: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_reads_only_its_own_figures() {
+        let h = AnalyticsHandler {
+            owners: FixedOwners::of([owner("alice"), owner("bob")]),
+            analytics: MemoryAnalytics::default(),
+            caller_auth: testing::caller_auth(),
+        };
+        let today = Utc::now().date_naive().to_string();
+        h.analytics.days.lock().expect("days").insert(
+            owner("alice").namespace(),
+            vec![DayFigures {
+                date: today.clone(),
+                meetings_started: 3,
+                ..DayFigures::default()
+            }],
+        );
+        let get = |tenant: &str| {
+            testing::request(
+                tenant,
+                json!({}),
+                Method::GET,
+                "/api/zoom/analytics/meetings",
+                None,
+            )
+        };
+        let (status, body, _) = testing::call(&router(), &h, get("alice")).await;
+        assert_eq!(
+            (status, body["summary"]["meetings_started"].as_i64()),
+            (200, Some(3))
+        );
+        let (status, body, _) = testing::call(&router(), &h, get("bob")).await;
+        assert_eq!(
+            (status, body["summary"]["meetings_started"].as_i64()),
+            (200, Some(0))
+        );
+        let (status, body, _): (u16, Value, _) = testing::call(&router(), &h, get("mallory")).await;
+        assert_eq!(status, 409, "{body}");
+    }
 
     /// The route table is exactly what `docs/openapi.yaml` documents for this function.
     #[test]

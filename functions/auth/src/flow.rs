@@ -1,23 +1,36 @@
-//! The OAuth connect flow: start (state + PKCE kept server-side) and complete (consume the
-//! state once, exchange the code, learn the Zoom user, store the sealed connection).
+//! The OAuth connect flow: start (state + PKCE kept server-side, the state bound to the tenant
+//! and to the browser that started it) and complete (consume the state once, by that tenant or
+//! that browser only; exchange the code; learn the Zoom user; store the sealed connection).
+//!
+//! Login CSRF (RFC 6749 §10.12, RFC 9700 §4.7): an authorize URL started by tenant M and
+//! approved in someone else's browser must not connect that person's Zoom account to M. The
+//! start therefore sets a nonce cookie on the starting browser (HttpOnly, Secure,
+//! SameSite=Lax, path of the browser callback) whose SHA-256 is stored with the state; the
+//! browser callback completes only with that cookie. The API callback is bound instead by the
+//! caller's JWT: the state must be the caller's own.
 
 use std::sync::Arc;
 
+use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
-use zoom_shared::aws::Table;
-use zoom_shared::tokens::provider::{Credential, now_secs, owner};
-use zoom_shared::tokens::store::{
-    Connection, ConnectionStatus, ConnectionStore, StateRecord, StoreError,
-};
+use zoom_shared::clock::now_secs;
+use zoom_shared::connections::state::{Binding, StateRecord, StateStore};
+use zoom_shared::connections::{Connection, ConnectionStatus, ConnectionStore};
+use zoom_shared::owner::{Mode, Owner, Reach, new_connection_id};
+use zoom_shared::store::StoreError;
+use zoom_shared::tokens::provider::{Credential, owner};
 use zoom_shared::tokens::vault::Vault;
 use zoom_shared::zoom::client::ZoomClient;
 use zoom_shared::zoom::models::ZoomUser;
 use zoom_shared::zoom::oauth::{OAuthError, ZoomOAuth};
 
+/// The path the nonce cookie is sent to (the browser callback).
+pub const CALLBACK_PATH: &str = "/api/auth/zoom/callback";
+
 /// Why a callback could not complete.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
-    /// Unknown, expired, used, tampered, or another tenant's state.
+    /// Unknown, expired, used, tampered, another tenant's or another browser's state.
     #[error("the OAuth state is invalid, expired, already used, or not yours")]
     InvalidState,
     /// Zoom refused the code (or answered nothing usable).
@@ -26,7 +39,7 @@ pub enum CallbackError {
     /// Zoom is unreachable.
     #[error("Zoom is unavailable: {0}")]
     ZoomUnavailable(String),
-    /// Storage failed.
+    /// Storage or the purge queue failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Sealing failed.
@@ -41,12 +54,27 @@ pub struct Started {
     pub authorize_url: String,
     /// Seconds the state stays valid.
     pub expires_in: i64,
+    /// The browser binding: a cookie the response sets (never in the body).
+    #[serde(skip)]
+    pub cookie: String,
+}
+
+/// A completed flow.
+#[derive(Debug)]
+pub struct Completed {
+    /// The connection now stored.
+    pub connection: Connection,
+    /// The owner of the connection it replaced, when that was another Zoom user (its data is
+    /// to be purged).
+    pub replaced: Option<Owner>,
 }
 
 /// The connect flow's dependencies.
-pub struct ConnectFlow {
-    /// The table.
-    pub table: Table,
+pub struct ConnectFlow<S, C> {
+    /// OAuth states.
+    pub states: S,
+    /// Connections.
+    pub connections: C,
     /// Zoom OAuth.
     pub oauth: Arc<ZoomOAuth>,
     /// Token vault.
@@ -60,14 +88,42 @@ pub struct ConnectFlow {
 /// The key under which a state is stored: its SHA-256 (the state itself is never stored).
 pub fn state_hash(state: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, state.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest.as_ref())
+}
+
+/// The name of the cookie that binds a state to its browser: one per flow, so two tabs can
+/// connect at once.
+pub fn cookie_name(state_hash: &str) -> String {
+    format!("zoom_connect_{}", &state_hash[..16.min(state_hash.len())])
+}
+
+/// The browser nonce a `Cookie` header carries for the state with `state_hash`.
+pub fn nonce_from_cookies(cookie_header: Option<&str>, state_hash: &str) -> Option<String> {
+    let name = cookie_name(state_hash);
+    cookie_header?
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
 fn verifier_owner(hash: &str) -> String {
     format!("oauth-state:{hash}|pkce")
 }
 
-impl ConnectFlow {
+fn random_nonce() -> Result<String, CallbackError> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| CallbackError::Seal)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// SHA-256 (hex) of a browser nonce, as stored with the state.
+pub fn nonce_hash(nonce: &str) -> String {
+    state_hash(nonce)
+}
+
+impl<S: StateStore, C: ConnectionStore> ConnectFlow<S, C> {
     /// Starts a flow for `tenant`.
     pub async fn start(&self, tenant: &str) -> Result<Started, CallbackError> {
         let authorization = self.oauth.authorize();
@@ -79,31 +135,57 @@ impl ConnectFlow {
                 authorization.pkce_verifier.expose_secret(),
             )
             .map_err(|_| CallbackError::Seal)?;
+        let nonce = random_nonce()?;
         let record = StateRecord {
             tenant_id: tenant.to_owned(),
             pkce_verifier: sealed,
+            browser_hash: nonce_hash(&nonce),
         };
-        self.table
-            .put_oauth_state(&hash, &record, now_secs() + self.state_ttl_secs)
+        self.states
+            .put(&hash, &record, now_secs() + self.state_ttl_secs)
             .await?;
         Ok(Started {
             authorize_url: authorization.url,
             expires_in: self.state_ttl_secs,
+            cookie: format!(
+                "{}={nonce}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+                cookie_name(&hash),
+                self.state_ttl_secs
+            ),
         })
     }
 
-    /// Completes a flow; `caller` is the tenant for the API callback (the state must be its
-    /// own), `None` for the browser callback. Returns the connected tenant and Zoom user.
+    /// The `Set-Cookie` value that removes a flow's cookie.
+    pub fn clear_cookie(state: &str) -> String {
+        format!(
+            "{}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+            cookie_name(&state_hash(state))
+        )
+    }
+
+    /// Drops a declined flow's state, if the browser that started it says so.
+    pub async fn discard(&self, state: &str, nonce: &str) -> Result<(), CallbackError> {
+        self.states
+            .consume(
+                &state_hash(state),
+                now_secs(),
+                Binding::Browser(&nonce_hash(nonce)),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Completes a flow: `binding` is the API caller's tenant or the browser's nonce hash.
     pub async fn complete(
         &self,
         code: &str,
         state: &str,
-        caller: Option<&str>,
-    ) -> Result<Connection, CallbackError> {
+        binding: Binding<'_>,
+    ) -> Result<Completed, CallbackError> {
         let hash = state_hash(state);
         let record = self
-            .table
-            .consume_oauth_state(&hash, now_secs(), caller)
+            .states
+            .consume(&hash, now_secs(), binding)
             .await?
             .ok_or(CallbackError::InvalidState)?;
         let verifier: SecretString = self
@@ -142,15 +224,23 @@ impl ConnectFlow {
                 .seal(&owner(&tenant, field), token.expose_secret())
                 .map_err(|_| CallbackError::Seal)
         };
-        let previous_version = self
-            .table
-            .get(&tenant)
-            .await?
-            .map(|c| c.version)
-            .unwrap_or(0);
+        let reach = Reach::User {
+            zoom_user_id: me.id.clone(),
+        };
+        let previous = self.connections.get(&tenant).await?;
+        // The same Zoom user again (a re-authorization) keeps its data; another user starts a
+        // new namespace and the old one is purged.
+        let same = previous.as_ref().is_some_and(|p| {
+            p.mode == Mode::UserOAuth && p.reach == reach && p.zoom_account_id == me.account_id
+        });
         let connection = Connection {
             tenant_id: tenant.clone(),
-            zoom_user_id: me.id,
+            connection_id: match (&previous, same) {
+                (Some(p), true) => p.connection_id.clone(),
+                _ => new_connection_id(),
+            },
+            mode: Mode::UserOAuth,
+            reach,
             zoom_account_id: me.account_id,
             email: me.email,
             scopes: grant.scopes.clone(),
@@ -159,11 +249,14 @@ impl ConnectFlow {
             refresh_token: seal("refresh", &refresh)?,
             access_expires_at: now_secs() + grant.expires_in as i64,
             status: ConnectionStatus::Active,
-            version: previous_version + 1,
+            version: previous.as_ref().map(|c| c.version).unwrap_or(0) + 1,
             connected_at: now_secs(),
+            bound_claim: None,
         };
-        self.table.put(&connection).await?;
-        Ok(connection)
+        Ok(Completed {
+            replaced: previous.filter(|_| !same).map(|p| p.owner()),
+            connection,
+        })
     }
 }
 
@@ -176,6 +269,24 @@ mod tests {
         assert_eq!(
             state_hash("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_nonce_is_read_from_its_own_cookie_only() {
+        let hash = state_hash("s1");
+        let name = cookie_name(&hash);
+        let header = format!("other=1; {name}=abc; zoom_connect_0000000000000000=evil");
+        assert_eq!(
+            nonce_from_cookies(Some(&header), &hash).as_deref(),
+            Some("abc")
+        );
+        assert_eq!(nonce_from_cookies(Some("other=1"), &hash), None);
+        assert_eq!(nonce_from_cookies(None, &hash), None);
+        assert_eq!(
+            nonce_from_cookies(Some(&format!("{name}=")), &hash),
+            None,
+            "an empty cookie binds nothing"
         );
     }
 }

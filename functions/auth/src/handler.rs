@@ -14,19 +14,25 @@ use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use zoom_shared::aws::Table;
+use zoom_shared::aws::Queue;
 use zoom_shared::config::OAuthMode;
+use zoom_shared::connections::resolve::{OwnerResolver, Owners};
+use zoom_shared::connections::state::{Binding, DynamoStates};
+use zoom_shared::connections::{Connection, ConnectionStatus, ConnectionStore, DynamoConnections};
+use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::{flag, json_body, query};
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, Caller, CallerAuth, FieldError, Matched, Router, json};
 use zoom_shared::metrics::Metrics;
-use zoom_shared::tokens::Tokens;
+use zoom_shared::owner::{Mode, Owner, Reach};
+use zoom_shared::purge::{DynamoPurge, PartitionPurger, PurgeJob, PurgeQueue};
 use zoom_shared::tokens::provider::owner;
-use zoom_shared::tokens::store::{ConnectionStatus, ConnectionStore};
-use zoom_shared::zoom::client::with_token;
+use zoom_shared::zoom::api::{Zoom, ZoomApi};
 use zoom_shared::zoom::models::ZoomUser;
 
-use crate::flow::{CallbackError, ConnectFlow};
+use crate::flow::{
+    CallbackError, Completed, ConnectFlow, nonce_from_cookies, nonce_hash, state_hash,
+};
 use crate::settings::AuthSettings;
 
 /// Largest accepted request body.
@@ -67,11 +73,17 @@ pub fn router() -> Router<Route> {
 /// The handler's dependencies.
 pub struct AuthHandler {
     /// The connect flow.
-    pub flow: ConnectFlow,
-    /// Fresh tokens.
-    pub tokens: Tokens,
-    /// The table.
-    pub table: Table,
+    pub flow: ConnectFlow<DynamoStates, DynamoConnections>,
+    /// Who the caller is, as an owner (Server-to-Server bindings).
+    pub owners: Owners<DynamoConnections, std::sync::Arc<Zoom>>,
+    /// Zoom (verification, revocation's token).
+    pub zoom: std::sync::Arc<Zoom>,
+    /// Connections.
+    pub connections: DynamoConnections,
+    /// Where purge jobs go.
+    pub purge_queue: Queue,
+    /// Deletes a connection's items at once (the purge job does it again, with the files).
+    pub purger: DynamoPurge,
     /// Caller identity.
     pub caller_auth: CallerAuth,
     /// Settings.
@@ -93,7 +105,7 @@ impl Handler<Route> for AuthHandler {
         match matched.route {
             Route::Authorize => self.authorize(&caller, &request).await,
             Route::ApiCallback => self.api_callback(&caller, &request).await,
-            Route::Disconnect => self.disconnect(&caller).await,
+            Route::Disconnect => self.disconnect(&caller, &request).await,
             Route::Status => self.status(&caller, &request).await,
             Route::BrowserCallback => Err(ApiError::Internal("unreachable route".into())),
         }
@@ -110,6 +122,12 @@ fn redirect(location: &str) -> Response<Body> {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+fn set_cookie(response: &mut Response<Body>, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
 }
 
 fn rfc3339(epoch: i64) -> Value {
@@ -178,10 +196,13 @@ impl AuthHandler {
             .start(&caller.tenant_id)
             .await
             .map_err(callback_problem)?;
-        if redirect_wanted {
-            return Ok(redirect(&started.authorize_url));
-        }
-        json(StatusCode::OK, &started)
+        let mut response = if redirect_wanted {
+            redirect(&started.authorize_url)
+        } else {
+            json(StatusCode::OK, &started)?
+        };
+        set_cookie(&mut response, &started.cookie);
+        Ok(response)
     }
 
     /// Zoom sends the browser here; it goes on to the app with `?zoom=connected` or
@@ -198,13 +219,18 @@ impl AuthHandler {
                 self.settings.app_return_url
             ))
         };
+        let cookies = request
+            .headers()
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok());
+        let nonce = |state: &str| nonce_from_cookies(cookies, &state_hash(state));
         if let Some(error) = query(request, "error") {
-            // The user declined (or Zoom failed): clean up the state, tell the app.
-            if let Some(state) = query(request, "state").filter(|s| s.len() <= MAX_PARAM_LEN) {
-                let _ = self
-                    .table
-                    .consume_oauth_state(&crate::flow::state_hash(&state), i64::MAX, None)
-                    .await;
+            // The user declined (or Zoom failed): the starting browser's state goes, the app is
+            // told.
+            if let Some(state) = query(request, "state").filter(|s| s.len() <= MAX_PARAM_LEN)
+                && let Some(nonce) = nonce(&state)
+            {
+                let _ = self.flow.discard(&state, &nonce).await;
             }
             let reason = if error == "access_denied" {
                 "access_denied"
@@ -227,7 +253,24 @@ impl AuthHandler {
         let (Some(code), Some(state)) = (code, state) else {
             return back("zoom=error&reason=invalid_request");
         };
-        match self.flow.complete(&code, &state, None).await {
+        let Some(nonce) = nonce(&state) else {
+            // Not the browser that started this flow (or its cookie is gone): nobody is
+            // connected, and the state stays for the browser it belongs to.
+            tracing::warn!("browser OAuth callback without the starting browser's cookie");
+            self.metrics
+                .count("OAuthCallback", 1.0, &[("Outcome", "foreign_browser")]);
+            return back("zoom=error&reason=invalid_state");
+        };
+        let hash = nonce_hash(&nonce);
+        let outcome = match self
+            .flow
+            .complete(&code, &state, Binding::Browser(&hash))
+            .await
+        {
+            Ok(completed) => self.finish(completed).await,
+            Err(e) => Err(e),
+        };
+        let mut response = match outcome {
             Ok(_) => back("zoom=connected"),
             Err(e) => {
                 tracing::warn!(error = %e, "browser OAuth callback failed");
@@ -239,7 +282,35 @@ impl AuthHandler {
                 };
                 back(&format!("zoom=error&reason={reason}"))
             }
+        };
+        set_cookie(
+            &mut response,
+            &ConnectFlow::<DynamoStates, DynamoConnections>::clear_cookie(&state),
+        );
+        response
+    }
+
+    /// Stores a completed connection; when it replaced another Zoom user's connection, that
+    /// one's data is queued for purging first (so nothing of it is ever orphaned).
+    async fn finish(&self, completed: Completed) -> Result<Connection, CallbackError> {
+        if let Some(old) = completed.replaced {
+            self.queue_purge(&old, "reconnected")
+                .await
+                .map_err(|e| CallbackError::Store(zoom_shared::store::StoreError(e)))?;
         }
+        self.connections.put(&completed.connection).await?;
+        tracing::info!("zoom connected");
+        Ok(completed.connection)
+    }
+
+    /// Queues the purge of `owner`'s data (the first pass; it queues its own second pass).
+    async fn queue_purge(&self, owner: &Owner, reason: &str) -> Result<(), String> {
+        let job = PurgeJob {
+            owner: owner.clone(),
+            pass: 1,
+            reason: reason.to_owned(),
+        };
+        self.purge_queue.queue_purge(&job, 0).await
     }
 
     /// The same exchange for apps whose redirect lands on their own front end.
@@ -256,87 +327,121 @@ impl AuthHandler {
         let (Some(code), Some(state)) = (code, state) else {
             return Err(ApiError::Validation(errors));
         };
-        let connection = self
+        let completed = self
             .flow
-            .complete(&code, &state, Some(&caller.tenant_id))
+            .complete(&code, &state, Binding::Tenant(&caller.tenant_id))
             .await
             .map_err(callback_problem)?;
+        let connection = self.finish(completed).await.map_err(callback_problem)?;
         json(
             StatusCode::OK,
             &json!({
-                "connected": true, "zoom_user_id": connection.zoom_user_id, "zoom_account_id": connection.zoom_account_id,
+                "connected": true, "zoom_user_id": connection.zoom_user_id(), "zoom_account_id": connection.zoom_account_id,
                 "email": connection.email, "scopes": connection.scopes,
             }),
         )
     }
 
-    /// Revokes at Zoom, then deletes everything the tenant has here. Idempotent.
-    async fn disconnect(&self, caller: &Caller) -> Result<Response<Body>, ApiError> {
+    /// Revokes at Zoom, queues the purge of everything the connection owns (items and files),
+    /// removes the connection, and deletes its items at once. Idempotent.
+    async fn disconnect(
+        &self,
+        caller: &Caller,
+        request: &Request,
+    ) -> Result<Response<Body>, ApiError> {
         let tenant = &caller.tenant_id;
-        let connection = self.table.get(tenant).await.map_err(store_problem)?;
+        let connection = self.connections.get(tenant).await.map_err(store_problem)?;
         let (mut revoked, mut revoke_error) = (false, None::<String>);
+        let mut deleted = 0;
         if let Some(connection) = &connection {
-            let vault = &self.flow.vault;
-            let token: Option<SecretString> = vault
-                .open(&owner(tenant, "access"), &connection.access_token)
-                .or_else(|_| vault.open(&owner(tenant, "refresh"), &connection.refresh_token))
-                .ok();
-            match token {
-                Some(token) => match self.flow.oauth.revoke(&token).await {
-                    Ok(()) => revoked = true,
-                    Err(e) => revoke_error = Some(e.to_string()),
-                },
-                None => revoke_error = Some("the stored tokens could not be decrypted".into()),
+            if connection.mode == Mode::UserOAuth {
+                let vault = &self.flow.vault;
+                let token: Option<SecretString> = vault
+                    .open(&owner(tenant, "access"), &connection.access_token)
+                    .or_else(|_| vault.open(&owner(tenant, "refresh"), &connection.refresh_token))
+                    .ok();
+                match token {
+                    Some(token) => match self.flow.oauth.revoke(&token).await {
+                        Ok(()) => revoked = true,
+                        Err(e) => revoke_error = Some(e.to_string()),
+                    },
+                    None => revoke_error = Some("the stored tokens could not be decrypted".into()),
+                }
+                if let Some(e) = &revoke_error {
+                    tracing::warn!(error = %e, "revocation at Zoom failed; deleting our copy anyway");
+                }
             }
-            if let Some(e) = &revoke_error {
-                tracing::warn!(error = %e, "revocation at Zoom failed; deleting our copy anyway");
+            let owner = connection.owner();
+            // Queued before anything is deleted: a failure here leaves everything as it was
+            // (503, retry), and a timeout after it leaves the job to finish the work.
+            self.queue_purge(&owner, "disconnect")
+                .await
+                .map_err(ApiError::unavailable)?;
+            self.connections
+                .delete(tenant, &connection.connection_id)
+                .await
+                .map_err(store_problem)?;
+            // The items go now (the job deletes them again, with the archived files); a budget
+            // spent or a storage failure here is the job's to finish.
+            let deadline = budget(request);
+            match tokio::time::timeout_at(deadline, self.purger.purge_partitions(&owner)).await {
+                Ok(Ok(n)) => deleted = n,
+                Ok(Err(e)) => tracing::warn!(error = %e, "items left for the purge job"),
+                Err(_) => tracing::warn!("the purge job will finish deleting the items"),
             }
         }
-        let deleted = self
-            .table
-            .delete_tenant(tenant)
-            .await
-            .map_err(store_problem)?;
         json(
             StatusCode::OK,
             &json!({
                 "disconnected": true, "was_connected": connection.is_some(), "revoked_at_zoom": revoked,
                 "revoke_error": revoke_error, "deleted_items": deleted,
+                "archive_purge": if connection.is_some() { "queued" } else { "none" },
             }),
         )
     }
 
-    /// The tenant's connection; calls Zoom only with `?verify=true`.
+    /// The tenant's connection; calls Zoom only with `?verify=true` (and, in
+    /// Server-to-Server mode, once to bind a new tenant to the user its JWT names).
     async fn status(&self, caller: &Caller, request: &Request) -> Result<Response<Body>, ApiError> {
         let verify = flag(request, "verify")?;
+        let deadline = budget(request);
         let tenant = &caller.tenant_id;
-        let mut body = match self.settings.mode {
-            OAuthMode::ServerToServer => json!({
-                "connected": true, "oauth_mode": "server_to_server", "needs_reauth": false,
-                "zoom_account_id": self.settings.account_id,
-            }),
-            OAuthMode::User => match self.table.get(tenant).await.map_err(store_problem)? {
-                None => json!({"connected": false, "oauth_mode": "user", "needs_reauth": false}),
-                Some(c) => json!({
-                    "connected": c.status == ConnectionStatus::Active,
-                    "oauth_mode": "user",
-                    "needs_reauth": c.status == ConnectionStatus::NeedsReauth,
-                    "zoom_user_id": c.zoom_user_id,
-                    "zoom_account_id": c.zoom_account_id,
-                    "email": c.email,
-                    "scopes": c.scopes,
-                    "token_expires_at": rfc3339(c.access_expires_at),
-                    "connected_at": rfc3339(c.connected_at),
-                }),
-            },
+        let connection = match self.settings.mode {
+            OAuthMode::ServerToServer => {
+                let owner = self.owners.resolve(caller, deadline).await?;
+                self.connections
+                    .get(&owner.tenant_id)
+                    .await
+                    .map_err(store_problem)?
+            }
+            OAuthMode::User => self.connections.get(tenant).await.map_err(store_problem)?,
         };
-        if verify && body["connected"] == true {
-            let deadline = zoom_shared::http::deadline::budget(request);
-            let me: ZoomUser = with_token(&self.tokens, tenant, |credential| {
-                let api = self.flow.api.clone();
-                async move { api.get(&credential, "/users/me", deadline).await }
-            })
-            .await?;
+        let mode = match self.settings.mode {
+            OAuthMode::ServerToServer => "server_to_server",
+            OAuthMode::User => "user",
+        };
+        let mut body = match &connection {
+            None => json!({"connected": false, "oauth_mode": mode, "needs_reauth": false}),
+            Some(c) => json!({
+                "connected": c.status == ConnectionStatus::Active,
+                "oauth_mode": mode,
+                "needs_reauth": c.status == ConnectionStatus::NeedsReauth,
+                "reach": match c.reach { Reach::User { .. } => "user", Reach::Account => "account" },
+                "zoom_user_id": Some(c.zoom_user_id()).filter(|u| !u.is_empty()),
+                "zoom_account_id": c.zoom_account_id,
+                "email": Some(c.email.as_str()).filter(|e| !e.is_empty()),
+                "scopes": c.scopes,
+                "token_expires_at": if c.mode == Mode::UserOAuth { rfc3339(c.access_expires_at) } else { Value::Null },
+                "connected_at": rfc3339(c.connected_at),
+            }),
+        };
+        if verify
+            && body["connected"] == true
+            && let Some(c) = &connection
+        {
+            let owner = c.owner();
+            let path = format!("/users/{}", owner.zoom_user_segment());
+            let me: ZoomUser = self.zoom.get(&owner, &path, deadline).await?;
             body["verified"] =
                 json!({"ok": true, "zoom_user_id": me.id, "checked_at": Utc::now().to_rfc3339()});
         }
@@ -344,7 +449,7 @@ impl AuthHandler {
     }
 }
 
-fn store_problem(e: zoom_shared::tokens::store::StoreError) -> ApiError {
+fn store_problem(e: zoom_shared::store::StoreError) -> ApiError {
     ApiError::from(e)
 }
 

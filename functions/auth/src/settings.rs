@@ -16,8 +16,6 @@ pub struct AuthSettings {
     pub state_ttl_secs: i64,
     /// User OAuth or Server-to-Server.
     pub mode: OAuthMode,
-    /// The Server-to-Server account, if any.
-    pub account_id: Option<String>,
 }
 
 impl AuthSettings {
@@ -41,7 +39,6 @@ impl AuthSettings {
             )?,
             state_ttl_secs,
             mode: app.oauth_mode(),
-            account_id: app.account_id.clone(),
         })
     }
 }

@@ -5,8 +5,9 @@
 mod handler;
 mod settings;
 
-use zoom_shared::aws::{self, Queue, Table};
+use zoom_shared::aws::{self, Queue};
 use zoom_shared::config::{Env, ZoomApp, exit_on_error, vars};
+use zoom_shared::store::Table;
 
 const FUNCTION: &str = "zoom-health";
 

@@ -8,10 +8,16 @@
 //! | `PATCH /api/zoom/meetings/{meetingId}` | [`MeetingsHandler::update`] |
 //! | `DELETE /api/zoom/meetings/{meetingId}` | [`MeetingsHandler::delete`] |
 //!
+//! Ownership: the caller's [`Owner`] (one place: [`OwnerResolver`]) decides every read and
+//! write. A meeting is the tenant's when its host is the owner's Zoom user (or the owner has the
+//! account-wide role); only such meetings are stored, a `user_id` other than the owner's own is
+//! 404, and another owner's meeting id is 404 whatever Zoom would answer.
+//!
 //! Freshness: a stored meeting fetched from Zoom less than [`FRESH_SECS`] ago, or one that
 //! webhooks marked completed or cancelled, is served without calling Zoom; a list page is
-//! served from the tenant's cache for [`LIST_CACHE_SECS`] unless its meetings changed since
-//! (see [`zoom_shared::meetings::list_cache`]); `?refresh=true` forces Zoom for both.
+//! served from the connection's cache for 60 s unless its meetings changed since (see
+//! [`zoom_shared::caches`]); `?refresh=true` forces Zoom for both. Cache and store writes after
+//! Zoom answered are best-effort: their failure is logged and counted, never the request's.
 //! `start_url` is a host credential: never stored, fetched from Zoom only with
 //! `?include_start_url=true`.
 
@@ -19,17 +25,20 @@ use http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
+use zoom_shared::caches::{Family, PageCache, cache_write_failed};
+use zoom_shared::clock::{now_millis, now_secs};
+use zoom_shared::connections::resolve::OwnerResolver;
 use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::{flag, json_body, query};
 use zoom_shared::http::serve::Handler;
-use zoom_shared::http::{ApiError, Caller, CallerAuth, Matched, Router, json};
-use zoom_shared::meetings::list_cache::{LIST_CACHE_SECS, now_millis};
+use zoom_shared::http::{ApiError, CallerAuth, FieldError, Matched, Router, json};
 use zoom_shared::meetings::validate;
 use zoom_shared::meetings::view::{Meeting, MeetingStatus};
+use zoom_shared::meetings::{MeetingStore, StoredMeeting};
 use zoom_shared::metrics::Metrics;
-use zoom_shared::tokens::provider::now_secs;
-use zoom_shared::zoom::access::{Owner, ZoomAccess};
-use zoom_shared::zoom::client::{segment, with_token};
+use zoom_shared::owner::Owner;
+use zoom_shared::zoom::api::ZoomApi;
+use zoom_shared::zoom::client::segment;
 use zoom_shared::zoom::models::{ZoomMeeting, ZoomMeetingPage};
 
 /// A stored copy younger than this is served without calling Zoom.
@@ -69,17 +78,29 @@ pub fn router() -> Router<Route> {
     ])
 }
 
-/// The handler's dependencies.
-pub struct MeetingsHandler {
-    /// Zoom access (table, tokens, client).
-    pub zoom: ZoomAccess,
+/// The handler's dependencies, each a port.
+pub struct MeetingsHandler<O, M, P, Z> {
+    /// Who the caller is, as an owner.
+    pub owners: O,
+    /// Stored meetings.
+    pub meetings: M,
+    /// Cached list pages.
+    pub pages: P,
+    /// Zoom.
+    pub zoom: Z,
     /// Caller identity.
     pub caller_auth: CallerAuth,
     /// Metrics.
     pub metrics: Metrics,
 }
 
-impl Handler<Route> for MeetingsHandler {
+impl<O, M, P, Z> Handler<Route> for MeetingsHandler<O, M, P, Z>
+where
+    O: OwnerResolver + 'static,
+    M: MeetingStore + 'static,
+    P: PageCache + 'static,
+    Z: ZoomApi + 'static,
+{
     async fn handle(
         &self,
         matched: Matched<Route>,
@@ -87,43 +108,59 @@ impl Handler<Route> for MeetingsHandler {
     ) -> Result<Response<Body>, ApiError> {
         let caller = self.caller_auth.authenticate(&request)?;
         let deadline = budget(&request);
-        match matched.route {
-            Route::List => self.list(&caller, &request, deadline).await,
-            Route::Create => self.create(&caller, &request, deadline).await,
-            Route::Get | Route::Update | Route::Delete => {
-                let id = validate::meeting_id(matched.params.get("meetingId")?)
-                    .map_err(|e| ApiError::Validation(vec![e]))?;
-                match matched.route {
-                    Route::Get => self.get(&caller, id, &request, deadline).await,
-                    Route::Update => self.update(&caller, id, &request, deadline).await,
-                    _ => self.delete(&caller, id, &request, deadline).await,
-                }
-            }
+        let id = match matched.route {
+            Route::Get | Route::Update | Route::Delete => Some(
+                validate::meeting_id(matched.params.get("meetingId")?)
+                    .map_err(|e| ApiError::Validation(vec![e]))?,
+            ),
+            Route::List | Route::Create => None,
+        };
+        let owner = self.owners.resolve(&caller, deadline).await?;
+        match (matched.route, id) {
+            (Route::List, _) => self.list(&owner, &request, deadline).await,
+            (Route::Create, _) => self.create(&owner, &request, deadline).await,
+            (Route::Get, Some(id)) => self.get(&owner, id, &request, deadline).await,
+            (Route::Update, Some(id)) => self.update(&owner, id, &request, deadline).await,
+            (Route::Delete, Some(id)) => self.delete(&owner, id, &request, deadline).await,
+            _ => Err(ApiError::Internal("route without its meeting id".into())),
         }
     }
-}
-
-fn store_problem(e: zoom_shared::tokens::store::StoreError) -> ApiError {
-    ApiError::from(e)
 }
 
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no meeting {id} for this tenant"))
 }
 
-impl MeetingsHandler {
-    /// `GET /api/zoom/meetings`: one page, from the tenant's list cache or from Zoom (then
+/// The Zoom user a `user_id` parameter names, if the owner may address it (else 404).
+fn addressed_user(owner: &Owner, raw: Option<&str>) -> Result<String, ApiError> {
+    let user = validate::user_id(raw).map_err(|e| ApiError::Validation(vec![e]))?;
+    if !owner.may_address_user(&user) {
+        return Err(ApiError::NotFound(format!(
+            "no Zoom user {user} for this tenant"
+        )));
+    }
+    Ok(owner.user_segment_for(Some(&user)))
+}
+
+impl<O, M, P, Z> MeetingsHandler<O, M, P, Z>
+where
+    O: OwnerResolver,
+    M: MeetingStore,
+    P: PageCache,
+    Z: ZoomApi,
+{
+    /// `GET /api/zoom/meetings`: one page, from the connection's list cache or from Zoom (then
     /// stored and cached).
     async fn list(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         request: &Request,
         deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let mut errors = Vec::new();
         let kind = query(request, "type").unwrap_or_else(|| "scheduled".into());
         if !["scheduled", "live", "upcoming", "previous_meetings"].contains(&kind.as_str()) {
-            errors.push(zoom_shared::http::FieldError::new(
+            errors.push(FieldError::new(
                 "type",
                 "must be scheduled, live, upcoming or previous_meetings",
             ));
@@ -139,16 +176,12 @@ impl MeetingsHandler {
             .map_err(|e| errors.push(e))
             .ok();
         let refresh = flag(request, "refresh")
-            .map_err(|_| {
-                errors.push(zoom_shared::http::FieldError::new(
-                    "refresh",
-                    "must be true or false",
-                ))
-            })
+            .map_err(|_| errors.push(FieldError::new("refresh", "must be true or false")))
             .unwrap_or(false);
         let (Some(page_size), Some(user), true) = (page_size, user, errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
+        let user = addressed_user(owner, Some(&user))?;
         let mut path = format!(
             "/users/{}/meetings?type={kind}&page_size={page_size}",
             segment(&user)
@@ -156,79 +189,90 @@ impl MeetingsHandler {
         if let Some(token) = &token {
             path.push_str(&format!("&next_page_token={}", segment(token)));
         }
-        let table = &self.zoom.table;
+        let family = Family::MeetingLists;
         let fetched_ms = now_millis();
-        if !refresh
-            && let Some(page) = table
-                .cached_meeting_list(&caller.tenant_id, &path, fetched_ms)
-                .await
-                .map_err(store_problem)?
-        {
-            self.metrics.count("MeetingListCached", 1.0, &[]);
-            return json(StatusCode::OK, &page);
+        if !refresh {
+            match self.pages.get(owner, family, &path, fetched_ms).await {
+                Ok(Some(page)) => {
+                    self.metrics.count("MeetingListCached", 1.0, &[]);
+                    return json(StatusCode::OK, &page);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "list cache unreadable; asking Zoom"),
+            }
         }
-        let page: ZoomMeetingPage =
-            with_token(&self.zoom.tokens, &caller.tenant_id, |credential| {
-                let (client, path) = (&self.zoom.client, path.clone());
-                async move { client.get(&credential, &path, deadline).await }
-            })
-            .await?;
-        let meetings: Vec<Meeting> = page.meetings.iter().map(Meeting::from_zoom).collect();
-        if kind != "previous_meetings" {
-            table
-                .put_meetings(&caller.tenant_id, &meetings, now_secs())
-                .await
-                .map_err(store_problem)?;
+        let page: ZoomMeetingPage = self.zoom.get(owner, &path, deadline).await?;
+        let meetings: Vec<Meeting> = page
+            .meetings
+            .iter()
+            .map(Meeting::from_zoom)
+            .filter(|m| owner.owns(&m.host_id))
+            .collect();
+        if kind != "previous_meetings"
+            && let Err(e) = self.meetings.put_all(owner, &meetings, now_secs()).await
+        {
+            tracing::warn!(error = %e, "listed meetings could not be stored");
+            self.metrics.count("MeetingStoreFailed", 1.0, &[]);
         }
         let body = json!({
             "meetings": meetings, "next_page_token": page.next_page_token,
             "page_size": page.page_size, "total_records": page.total_records,
-            "cached_for_seconds": LIST_CACHE_SECS,
+            "cached_for_seconds": family.ttl_secs(),
         });
-        table
-            .cache_meeting_list(&caller.tenant_id, &path, &body, fetched_ms)
+        match self
+            .pages
+            .put(owner, family, &path, &body, fetched_ms)
             .await
-            .map_err(store_problem)?;
+        {
+            Ok(true) => {}
+            Ok(false) => self.metrics.count("CachePageTooLarge", 1.0, &[]),
+            Err(e) => cache_write_failed(&self.metrics, family, &e),
+        }
         json(StatusCode::OK, &body)
+    }
+
+    /// Stores `meeting` and records that the owner's lists changed, best-effort: Zoom already
+    /// holds the truth, so a failure here is logged and counted, not answered.
+    async fn remember(&self, owner: &Owner, meeting: &Meeting) {
+        if let Err(e) = self
+            .meetings
+            .put_all(owner, std::slice::from_ref(meeting), now_secs())
+            .await
+        {
+            tracing::warn!(error = %e, "meeting could not be stored");
+            self.metrics.count("MeetingStoreFailed", 1.0, &[]);
+        }
+        self.lists_changed(owner).await;
+    }
+
+    /// Records that the owner's meetings changed: its cached list pages are not served again.
+    async fn lists_changed(&self, owner: &Owner) {
+        let family = Family::MeetingLists;
+        if let Err(e) = self.pages.changed(owner, family, now_millis()).await {
+            cache_write_failed(&self.metrics, family, &e);
+        }
     }
 
     /// `POST /api/zoom/meetings`: validated here, created at Zoom, stored.
     async fn create(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         request: &Request,
         deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let body: Value = json_body(request, validate::MAX_BODY_BYTES)?;
         let zoom_body = validate::meeting_body(&body, false).map_err(ApiError::Validation)?;
-        let user = validate::user_id(query(request, "user_id").as_deref())
-            .map_err(|e| ApiError::Validation(vec![e]))?;
+        let user = addressed_user(owner, query(request, "user_id").as_deref())?;
         let path = format!("/users/{}/meetings", segment(&user));
-        let created: ZoomMeeting = with_token(&self.zoom.tokens, &caller.tenant_id, |credential| {
-            let (client, path, body) = (&self.zoom.client, path.clone(), zoom_body.clone());
-            async move {
-                client
-                    .send(&credential, Method::POST, &path, Some(&body), deadline)
-                    .await?
-                    .ok_or_else(|| {
-                        zoom_shared::zoom::client::ZoomCallError::Unavailable(
-                            "Zoom answered with no body".into(),
-                        )
-                    })
-            }
-        })
-        .await?;
+        let created: ZoomMeeting = self
+            .zoom
+            .send(owner, Method::POST, &path, Some(&zoom_body), deadline)
+            .await?
+            .ok_or_else(|| ApiError::BadGateway("Zoom answered with no body".into()))?;
         let meeting = Meeting::from_zoom(&created);
-        self.zoom
-            .table
-            .put_meetings(
-                &caller.tenant_id,
-                std::slice::from_ref(&meeting),
-                now_secs(),
-            )
-            .await
-            .map_err(store_problem)?;
-        self.lists_changed(caller).await?;
+        if owner.owns(&meeting.host_id) {
+            self.remember(owner, &meeting).await;
+        }
         self.metrics.count("MeetingCreated", 1.0, &[]);
         let mut response = json(StatusCode::CREATED, &meeting)?;
         if let Ok(location) = HeaderValue::from_str(&format!("/api/zoom/meetings/{}", meeting.id)) {
@@ -237,82 +281,55 @@ impl MeetingsHandler {
         Ok(response)
     }
 
-    /// Fetches a meeting from Zoom, checks the tenant may see it, stores it.
+    /// Fetches a meeting from Zoom; 404 unless the owner owns it; stores it.
     async fn fetch(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         id: i64,
         deadline: Instant,
     ) -> Result<(Meeting, ZoomMeeting), ApiError> {
-        let owner = self.zoom.owner(&caller.tenant_id).await?;
-        let fetched: ZoomMeeting = with_token(&self.zoom.tokens, &caller.tenant_id, |credential| {
-            let client = &self.zoom.client;
-            async move {
-                client
-                    .get(&credential, &format!("/meetings/{id}"), deadline)
-                    .await
-            }
-        })
-        .await?;
-        if !self.may_see(caller, &owner, &fetched).await? {
+        let fetched: ZoomMeeting = self
+            .zoom
+            .get(owner, &format!("/meetings/{id}"), deadline)
+            .await?;
+        if !owner.owns(&fetched.host_id) {
             return Err(not_found(id));
         }
         let meeting = Meeting::from_zoom(&fetched);
-        self.zoom
-            .table
-            .put_meetings(
-                &caller.tenant_id,
-                std::slice::from_ref(&meeting),
-                now_secs(),
-            )
+        if let Err(e) = self
+            .meetings
+            .put_all(owner, std::slice::from_ref(&meeting), now_secs())
             .await
-            .map_err(store_problem)?;
+        {
+            tracing::warn!(error = %e, "fetched meeting could not be stored");
+            self.metrics.count("MeetingStoreFailed", 1.0, &[]);
+        }
         Ok((meeting, fetched))
     }
 
-    /// A tenant sees meetings it already stored, and meetings hosted by its Zoom user.
-    async fn may_see(
-        &self,
-        caller: &Caller,
-        owner: &Owner,
-        meeting: &ZoomMeeting,
-    ) -> Result<bool, ApiError> {
-        if owner.owns(&meeting.host_id) {
-            return Ok(true);
-        }
-        Ok(self
-            .zoom
-            .table
-            .get_meeting(&caller.tenant_id, meeting.id)
-            .await
-            .map_err(store_problem)?
-            .is_some())
+    /// The owner's stored copy of a meeting (stored copies are always the owner's own).
+    async fn stored(&self, owner: &Owner, id: i64) -> Result<Option<StoredMeeting>, ApiError> {
+        Ok(self.meetings.get(owner, id).await?)
     }
 
     /// `GET /api/zoom/meetings/{meetingId}`.
     async fn get(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         id: i64,
         request: &Request,
         deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let refresh = flag(request, "refresh")?;
         let include_start_url = flag(request, "include_start_url")?;
-        if !refresh && !include_start_url {
-            let stored = self
-                .zoom
-                .table
-                .get_meeting(&caller.tenant_id, id)
-                .await
-                .map_err(store_problem)?;
-            if let Some(stored) = stored
-                && (stored.meeting.status.is_final() || now_secs() - stored.fetched_at < FRESH_SECS)
-            {
-                return json(StatusCode::OK, &stored.meeting);
-            }
+        if !refresh
+            && !include_start_url
+            && let Some(stored) = self.stored(owner, id).await?
+            && (stored.meeting.status.is_final() || now_secs() - stored.fetched_at < FRESH_SECS)
+        {
+            return json(StatusCode::OK, &stored.meeting);
         }
-        let (meeting, fetched) = self.fetch(caller, id, deadline).await?;
+        let (meeting, fetched) = self.fetch(owner, id, deadline).await?;
         let mut body =
             serde_json::to_value(&meeting).map_err(|e| ApiError::Internal(e.to_string()))?;
         if include_start_url {
@@ -321,21 +338,15 @@ impl MeetingsHandler {
         json(StatusCode::OK, &body)
     }
 
-    /// Checks the tenant may change meeting `id` (stored, or hosted by its Zoom user).
+    /// Checks the owner may change meeting `id`: stored (hence its own), or hosted by it.
     async fn authorize_change(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         id: i64,
         deadline: Instant,
     ) -> Result<(), ApiError> {
-        let stored = self
-            .zoom
-            .table
-            .get_meeting(&caller.tenant_id, id)
-            .await
-            .map_err(store_problem)?;
-        if stored.is_none() {
-            self.fetch(caller, id, deadline).await?;
+        if self.stored(owner, id).await?.is_none() {
+            self.fetch(owner, id, deadline).await?;
         }
         Ok(())
     }
@@ -346,19 +357,17 @@ impl MeetingsHandler {
             Some(o) if !o.is_empty() && o.len() <= 32 && o.chars().all(|c| c.is_ascii_digit()) => {
                 Ok(format!("?occurrence_id={o}"))
             }
-            Some(_) => Err(ApiError::Validation(vec![
-                zoom_shared::http::FieldError::new(
-                    "occurrence_id",
-                    "must be a numeric occurrence id",
-                ),
-            ])),
+            Some(_) => Err(ApiError::Validation(vec![FieldError::new(
+                "occurrence_id",
+                "must be a numeric occurrence id",
+            )])),
         }
     }
 
     /// `PATCH /api/zoom/meetings/{meetingId}`: validated, updated at Zoom, re-read, stored.
     async fn update(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         id: i64,
         request: &Request,
         deadline: Instant,
@@ -366,63 +375,50 @@ impl MeetingsHandler {
         let body: Value = json_body(request, validate::MAX_BODY_BYTES)?;
         let zoom_body = validate::meeting_body(&body, true).map_err(ApiError::Validation)?;
         let occurrence = Self::occurrence(request)?;
-        self.authorize_change(caller, id, deadline).await?;
-        with_token(&self.zoom.tokens, &caller.tenant_id, |credential| {
-            let (client, body, path) = (
-                &self.zoom.client,
-                zoom_body.clone(),
-                format!("/meetings/{id}{occurrence}"),
-            );
-            async move {
-                client
-                    .send::<Value>(&credential, Method::PATCH, &path, Some(&body), deadline)
-                    .await
-            }
-        })
-        .await?;
-        let (meeting, _) = self.fetch(caller, id, deadline).await?;
-        self.lists_changed(caller).await?;
-        json(StatusCode::OK, &meeting)
-    }
-
-    /// Records that the caller's meetings changed: its cached list pages are not served again.
-    async fn lists_changed(&self, caller: &Caller) -> Result<(), ApiError> {
+        self.authorize_change(owner, id, deadline).await?;
         self.zoom
-            .table
-            .meeting_lists_changed(&caller.tenant_id, now_millis())
-            .await
-            .map_err(store_problem)
+            .send::<Value>(
+                owner,
+                Method::PATCH,
+                &format!("/meetings/{id}{occurrence}"),
+                Some(&zoom_body),
+                deadline,
+            )
+            .await?;
+        let (meeting, _) = self.fetch(owner, id, deadline).await?;
+        self.lists_changed(owner).await;
+        json(StatusCode::OK, &meeting)
     }
 
     /// `DELETE /api/zoom/meetings/{meetingId}`: deleted at Zoom, kept here as cancelled.
     async fn delete(
         &self,
-        caller: &Caller,
+        owner: &Owner,
         id: i64,
         request: &Request,
         deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let occurrence = Self::occurrence(request)?;
-        self.authorize_change(caller, id, deadline).await?;
-        with_token(&self.zoom.tokens, &caller.tenant_id, |credential| {
-            let (client, path) = (&self.zoom.client, format!("/meetings/{id}{occurrence}"));
-            async move {
-                client
-                    .send::<Value>(&credential, Method::DELETE, &path, None, deadline)
-                    .await
-            }
-        })
-        .await?;
-        if occurrence.is_empty() {
-            // Also records the change for the cached lists.
-            self.zoom
-                .table
-                .set_meeting_status(&caller.tenant_id, id, MeetingStatus::Cancelled)
+        self.authorize_change(owner, id, deadline).await?;
+        self.zoom
+            .send::<Value>(
+                owner,
+                Method::DELETE,
+                &format!("/meetings/{id}{occurrence}"),
+                None,
+                deadline,
+            )
+            .await?;
+        if occurrence.is_empty()
+            && let Err(e) = self
+                .meetings
+                .set_status(owner, id, MeetingStatus::Cancelled)
                 .await
-                .map_err(store_problem)?;
-        } else {
-            self.lists_changed(caller).await?;
+        {
+            tracing::warn!(error = %e, "deleted meeting could not be marked cancelled");
+            self.metrics.count("MeetingStoreFailed", 1.0, &[]);
         }
+        self.lists_changed(owner).await;
         let mut response = Response::new(Body::Empty);
         *response.status_mut() = StatusCode::NO_CONTENT;
         Ok(response)
@@ -432,6 +428,201 @@ impl MeetingsHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+    use zoom_shared::caches::memory::MemoryPageCache;
+    use zoom_shared::connections::resolve::fake::FixedOwners;
+    use zoom_shared::http::testing;
+    use zoom_shared::meetings::memory::MemoryMeetings;
+    use zoom_shared::owner::{Mode, Reach};
+    use zoom_shared::zoom::api::fake::FakeZoom;
+
+    type Fixture = MeetingsHandler<FixedOwners, MemoryMeetings, MemoryPageCache, FakeZoom>;
+
+    fn owner(tenant: &str, user: &str) -> Owner {
+        Owner {
+            tenant_id: tenant.into(),
+            connection_id: format!("c-{tenant}"),
+            account_id: "acct".into(),
+            reach: Reach::User {
+                zoom_user_id: user.into(),
+            },
+            mode: Mode::UserOAuth,
+            email: Some(format!("{user}@example.com")),
+        }
+    }
+
+    fn handler() -> Fixture {
+        MeetingsHandler {
+            owners: FixedOwners::of([owner("alice", "u-alice"), owner("bob", "u-bob")]),
+            meetings: MemoryMeetings::default(),
+            pages: MemoryPageCache::default(),
+            zoom: FakeZoom::default(),
+            caller_auth: testing::caller_auth(),
+            metrics: Metrics::in_memory("zoom-meetings").0,
+        }
+    }
+
+    async fn call(
+        h: &Fixture,
+        tenant: &str,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let request = testing::request(tenant, json!({}), method, uri, body);
+        let (status, body, _) = testing::call(&router(), h, request).await;
+        (status, body)
+    }
+
+    fn zoom_meeting(id: i64, host: &str) -> Value {
+        json!({"id": id, "uuid": format!("uuid-{id}"), "topic": "t", "host_id": host, "type": 2})
+    }
+
+    #[tokio::test]
+    async fn another_users_meeting_is_404_even_when_zoom_answers_it() {
+        let h = handler();
+        h.zoom
+            .answer("GET /meetings/7", Ok(Some(zoom_meeting(7, "u-bob"))));
+        let (status, _) = call(&h, "alice", Method::GET, "/api/zoom/meetings/7", None).await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            h.meetings.count(&owner("alice", "u-alice")),
+            0,
+            "nothing stored"
+        );
+        let (status, body) = call(&h, "bob", Method::GET, "/api/zoom/meetings/7", None).await;
+        assert_eq!((status, body["id"].as_i64()), (200, Some(7)));
+    }
+
+    #[tokio::test]
+    async fn another_users_meeting_cannot_be_changed_or_deleted() {
+        let h = handler();
+        h.zoom
+            .answer("GET /meetings/7", Ok(Some(zoom_meeting(7, "u-bob"))));
+        h.zoom.answer("PATCH /meetings/7", Ok(None));
+        h.zoom.answer("DELETE /meetings/7", Ok(None));
+        let patch = call(
+            &h,
+            "alice",
+            Method::PATCH,
+            "/api/zoom/meetings/7",
+            Some(json!({"topic": "x"})),
+        )
+        .await;
+        let delete = call(&h, "alice", Method::DELETE, "/api/zoom/meetings/7", None).await;
+        assert_eq!((patch.0, delete.0), (404, 404));
+        assert!(
+            h.zoom.calls().iter().all(|c| c.starts_with("GET ")),
+            "no change was sent to Zoom: {:?}",
+            h.zoom.calls()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_list_of_another_user_is_404_and_a_list_stores_only_owned_meetings() {
+        let h = handler();
+        let (status, _) = call(
+            &h,
+            "alice",
+            Method::GET,
+            "/api/zoom/meetings?user_id=u-bob",
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        assert!(h.zoom.calls().is_empty(), "Zoom was not asked");
+        h.zoom.answer(
+            "GET /users/me/meetings?type=scheduled&page_size=30",
+            Ok(Some(json!({"meetings": [zoom_meeting(1, "u-alice"), zoom_meeting(2, "u-bob")], "page_size": 30, "total_records": 2}))),
+        );
+        let (status, body) = call(&h, "alice", Method::GET, "/api/zoom/meetings", None).await;
+        assert_eq!(status, 200);
+        let ids: Vec<i64> = body["meetings"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|m| m["id"].as_i64())
+            .collect();
+        assert_eq!(ids, vec![1], "only alice's meeting is shown");
+        assert_eq!(h.meetings.count(&owner("alice", "u-alice")), 1);
+    }
+
+    #[tokio::test]
+    async fn a_tenant_never_sees_another_tenants_stored_copy_or_cached_page() {
+        let h = handler();
+        h.zoom
+            .answer("GET /meetings/1", Ok(Some(zoom_meeting(1, "u-alice"))));
+        assert_eq!(
+            call(&h, "alice", Method::GET, "/api/zoom/meetings/1", None)
+                .await
+                .0,
+            200
+        );
+        h.zoom.answer(
+            "GET /users/me/meetings?type=scheduled&page_size=30",
+            Ok(Some(
+                json!({"meetings": [zoom_meeting(1, "u-alice")], "page_size": 30}),
+            )),
+        );
+        assert_eq!(
+            call(&h, "alice", Method::GET, "/api/zoom/meetings", None)
+                .await
+                .0,
+            200
+        );
+        let before = h.zoom.calls().len();
+        // Bob: his own namespace, so Zoom is asked and answers with what bob may see.
+        let (status, _) = call(&h, "bob", Method::GET, "/api/zoom/meetings/1", None).await;
+        assert_eq!(status, 404);
+        assert_eq!(
+            h.zoom.calls().len(),
+            before + 1,
+            "bob's read was not served from alice's store"
+        );
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (tenant, _) in h.zoom.calls.lock().expect("calls").iter() {
+            *seen.entry(tenant.clone()).or_default() += 1;
+        }
+        assert_eq!(seen.get("bob"), Some(&1));
+    }
+
+    #[tokio::test]
+    async fn an_unconnected_tenant_is_409_and_no_zoom_call_is_made() {
+        let h = handler();
+        assert_eq!(
+            call(&h, "mallory", Method::GET, "/api/zoom/meetings", None)
+                .await
+                .0,
+            409
+        );
+        assert_eq!(
+            call(&h, "mallory", Method::GET, "/api/zoom/meetings/1", None)
+                .await
+                .0,
+            409
+        );
+        assert!(h.zoom.calls().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_cache_does_not_fail_a_read_zoom_answered() {
+        let h = handler();
+        h.pages
+            .fail_writes
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        h.zoom.answer(
+            "GET /users/me/meetings?type=scheduled&page_size=30",
+            Ok(Some(
+                json!({"meetings": [zoom_meeting(1, "u-alice")], "page_size": 30}),
+            )),
+        );
+        assert_eq!(
+            call(&h, "alice", Method::GET, "/api/zoom/meetings", None)
+                .await
+                .0,
+            200
+        );
+    }
 
     /// The route table is exactly what `docs/openapi.yaml` documents for this function.
     #[test]

@@ -2,8 +2,10 @@
 
 mod handler;
 
+use zoom_shared::caches::DynamoPageCache;
 use zoom_shared::config::{Env, exit_on_error};
 use zoom_shared::http::CallerAuth;
+use zoom_shared::meetings::DynamoMeetings;
 use zoom_shared::metrics::Metrics;
 use zoom_shared::zoom::access::ZoomAccess;
 
@@ -16,7 +18,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let metrics = Metrics::new(FUNCTION);
     let zoom = exit_on_error(FUNCTION, ZoomAccess::from_env(&env, &metrics).await);
     let handler = handler::MeetingsHandler {
-        zoom,
+        owners: zoom.owners(),
+        meetings: DynamoMeetings::new(zoom.table.clone()),
+        pages: DynamoPageCache::new(zoom.table.clone()),
+        zoom: zoom.zoom.clone(),
         caller_auth: CallerAuth::from_env(&env),
         metrics,
     };

@@ -1,21 +1,31 @@
-//! One archive job: find the file at Zoom (with the tenant's fresh token), stream it into the
-//! bucket, record the outcome. A failed job is reported back to SQS for redelivery (and, after
-//! the redrive count, the dead-letter queue); the record says `failed` meanwhile.
+//! One archive job: check the job's owner is still connected, find the file at Zoom (with the
+//! owner's fresh token, and only if the owner owns the recording), stream it into the bucket
+//! under the owner's prefix, record the outcome. A failed job is reported back to SQS for
+//! redelivery (and, after the redrive count, the dead-letter queue); the record says `failed`
+//! meanwhile. A job whose connection was removed (disconnect, deauthorization) is dropped, an
+//! upload whose connection went during the copy is aborted, and a record purged at the last
+//! moment is not brought back (its object is left to the purge's second pass): a job in flight
+//! never brings a removed connection's data back.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use secrecy::SecretString;
+use zoom_shared::archive::{ArchiveJob, ArchiveStatus, ArchiveStore, DynamoArchive, object_key};
 use zoom_shared::aws::Bucket;
+use zoom_shared::clock::now_secs;
+use zoom_shared::connections::{ConnectionStore, DynamoConnections};
 use zoom_shared::metrics::Metrics;
-use zoom_shared::recordings::archive::{ArchiveJob, ArchiveStatus, object_key};
-use zoom_shared::recordings::transfer::{Stored, copy_to_s3};
-use zoom_shared::tokens::provider::now_secs;
+use zoom_shared::owner::Owner;
+use zoom_shared::recordings::files::file_kind;
+use zoom_shared::recordings::transfer::{Destination, Stored, TransferError, copy_to_s3};
 use zoom_shared::zoom::access::ZoomAccess;
-use zoom_shared::zoom::client::{meeting_segment, with_token};
+use zoom_shared::zoom::api::ZoomApi;
+use zoom_shared::zoom::client::meeting_segment;
 use zoom_shared::zoom::models::ZoomRecording;
 
 /// The archiver's dependencies.
 pub struct Archiver {
     zoom: ZoomAccess,
+    connections: DynamoConnections,
+    archive: DynamoArchive,
     bucket: Bucket,
     metrics: Metrics,
     trusted_hosts: Vec<String>,
@@ -34,6 +44,10 @@ fn host_of(url: &str) -> Option<String> {
     reqwest::Url::parse(url).ok()?.host_str().map(str::to_owned)
 }
 
+fn store(e: zoom_shared::store::StoreError) -> String {
+    e.to_string()
+}
+
 impl Archiver {
     /// An archiver; the token is sent only to the configured Zoom API and OAuth hosts (and
     /// `*.zoom.us`).
@@ -43,6 +57,8 @@ impl Archiver {
             .filter_map(|u| host_of(u))
             .collect();
         Self {
+            connections: zoom.connections(),
+            archive: DynamoArchive::new(zoom.table.clone()),
             zoom,
             bucket,
             metrics,
@@ -55,14 +71,32 @@ impl Archiver {
         zoom_shared::batch::process(event, 1, |message| self.archive(message)).await
     }
 
+    /// Whether `owner` is still the tenant's current connection.
+    async fn still_connected(&self, owner: &Owner) -> Result<bool, String> {
+        Ok(self
+            .connections
+            .get(&owner.tenant_id)
+            .await
+            .map_err(store)?
+            .is_some_and(|c| c.connection_id == owner.connection_id))
+    }
+
     async fn archive(&self, message: SqsMessage) -> Result<(), String> {
         let job: ArchiveJob = serde_json::from_str(message.body.as_deref().unwrap_or_default())
             .map_err(|e| format!("not an archive job: {e}"))?;
-        let table = &self.zoom.table;
-        let tenant = job.tenant_id.as_str();
-        let store = |e: zoom_shared::tokens::store::StoreError| e.to_string();
-        if table
-            .get_archive(tenant, &job.file_id)
+        let owner = &job.owner;
+        if !self.still_connected(owner).await? {
+            tracing::info!("archive job of a removed connection dropped");
+            self.metrics.count(
+                "RecordingArchiveDropped",
+                1.0,
+                &[("Reason", "disconnected")],
+            );
+            return Ok(());
+        }
+        if self
+            .archive
+            .get(owner, &job.file_id)
             .await
             .map_err(store)?
             .is_some_and(|r| r.status == ArchiveStatus::Archived)
@@ -70,22 +104,28 @@ impl Archiver {
             tracing::info!("already archived; duplicate job skipped");
             return Ok(());
         }
-        table
-            .set_archive(
-                tenant,
+        if !self
+            .archive
+            .set(
+                owner,
                 &job.file_id,
                 ArchiveStatus::Archiving,
                 None,
                 now_secs(),
             )
             .await
-            .map_err(store)?;
+            .map_err(store)?
+        {
+            tracing::info!("archive job without its record (purged); dropped");
+            return Ok(());
+        }
         match self.copy(&job).await {
             Ok((key, stored)) => {
                 let size = stored.size;
-                table
-                    .set_archive(
-                        tenant,
+                let recorded = self
+                    .archive
+                    .set(
+                        owner,
                         &job.file_id,
                         ArchiveStatus::Archived,
                         Some((&key, size)),
@@ -93,7 +133,17 @@ impl Archiver {
                     )
                     .await
                     .map_err(store)?;
+                if !recorded {
+                    // Purged while it was copied: the purge's second pass (15 minutes after the
+                    // removal, longer than any copy runs) deletes this object too.
+                    tracing::info!(
+                        "the connection was removed during the copy; the purge's second pass removes the file"
+                    );
+                    return Ok(());
+                }
                 self.metrics.count("RecordingArchived", 1.0, &[]);
+                self.metrics
+                    .count("RecordingArchivedBytes", size as f64, &[]);
                 tracing::info!(
                     size,
                     parts = stored.parts,
@@ -102,15 +152,13 @@ impl Archiver {
                 );
                 Ok(())
             }
-            Err(error) => {
-                table
-                    .set_archive(
-                        tenant,
-                        &job.file_id,
-                        ArchiveStatus::Failed,
-                        None,
-                        now_secs(),
-                    )
+            Err(Copy::Cancelled) => {
+                tracing::info!("the connection was removed during the copy; upload aborted");
+                Ok(())
+            }
+            Err(Copy::Failed(error)) => {
+                self.archive
+                    .set(owner, &job.file_id, ArchiveStatus::Failed, None, now_secs())
                     .await
                     .map_err(store)?;
                 self.metrics.count("RecordingArchiveFailed", 1.0, &[]);
@@ -119,50 +167,65 @@ impl Archiver {
         }
     }
 
-    async fn copy(&self, job: &ArchiveJob) -> Result<(String, Stored), String> {
+    async fn copy(&self, job: &ArchiveJob) -> Result<(String, Stored), Copy> {
+        let owner = &job.owner;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         let path = format!(
             "/meetings/{}/recordings",
             meeting_segment(&job.meeting_uuid)
         );
-        let (recording, token): (ZoomRecording, SecretString) =
-            with_token(&self.zoom.tokens, &job.tenant_id, |credential| {
-                let (client, path) = (&self.zoom.client, path.clone());
-                async move {
-                    let recording: ZoomRecording = client.get(&credential, &path, deadline).await?;
-                    Ok((recording, credential.access_token.clone()))
-                }
-            })
+        let recording: ZoomRecording = self
+            .zoom
+            .zoom
+            .get(owner, &path, deadline)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Copy::Failed(e.to_string()))?;
+        if !owner.owns(&recording.host_id) {
+            return Err(Copy::Failed("the recording is not the job owner's".into()));
+        }
         let file = recording
             .recording_files
             .iter()
             .find(|f| f.id == job.file_id)
-            .ok_or_else(|| "the file is no longer in the recording".to_owned())?;
+            .ok_or_else(|| Copy::Failed("the file is no longer in the recording".into()))?;
         let url = file
             .download_url
             .as_deref()
-            .ok_or_else(|| "Zoom gave no download URL".to_owned())?;
-        let key = object_key(&job.tenant_id, &job.meeting_uuid, &job.file_id);
-        let content_type = if file.file_type == "M4A" {
-            "audio/mp4"
-        } else {
-            "video/mp4"
-        };
+            .ok_or_else(|| Copy::Failed("Zoom gave no download URL".into()))?;
+        let token = self
+            .zoom
+            .zoom
+            .access_token(owner)
+            .await
+            .map_err(|e| Copy::Failed(e.to_string()))?;
+        let key = object_key(owner, &job.meeting_uuid, &job.file_id);
         let stored = copy_to_s3(
-            self.zoom.client.http(),
+            self.zoom.zoom.client.http(),
             url,
             &token,
             &self.trusted_hosts,
-            &self.bucket,
-            &key,
-            content_type,
+            Destination {
+                bucket: &self.bucket,
+                key: &key,
+                content_type: file_kind(&file.file_type).0,
+            },
+            || async { self.still_connected(owner).await.unwrap_or(true) },
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            TransferError::Cancelled => Copy::Cancelled,
+            other => Copy::Failed(other.to_string()),
+        })?;
         Ok((key, stored))
     }
+}
+
+/// Why a copy did not finish.
+enum Copy {
+    /// The connection was removed meanwhile.
+    Cancelled,
+    /// Anything else (retried through SQS).
+    Failed(String),
 }
 
 #[cfg(test)]
@@ -180,6 +243,6 @@ mod tests {
         let event: SqsEvent = serde_json::from_str(&text).expect("SQS event");
         let job: ArchiveJob =
             serde_json::from_str(event.records[0].body.as_deref().expect("body")).expect("job");
-        assert_eq!(job.tenant_id, "acme");
+        assert_eq!(job.owner.tenant_id, "acme");
     }
 }

@@ -3,6 +3,7 @@
 
 mod handler;
 
+use zoom_shared::archive::DynamoArchive;
 use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::config::{Env, exit_on_error, vars};
 use zoom_shared::http::CallerAuth;
@@ -22,9 +23,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let zoom = exit_on_error(FUNCTION, ZoomAccess::from_env(&env, &metrics).await);
     let sdk = zoom_shared::aws::load_config().await;
     let handler = handler::RecordingsHandler {
-        zoom,
-        bucket: Bucket::new(&sdk, bucket_name),
-        archive_queue: Queue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
+        owners: zoom.owners(),
+        archive: DynamoArchive::new(zoom.table.clone()),
+        zoom: zoom.zoom.clone(),
+        links: Bucket::new(&sdk, bucket_name),
+        jobs: Queue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
         caller_auth: CallerAuth::from_env(&env),
     };
     zoom_shared::http::serve::run(FUNCTION, handler::router(), handler).await

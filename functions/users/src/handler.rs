@@ -2,23 +2,29 @@
 //!
 //! | route | handler |
 //! |---|---|
-//! | `GET /api/zoom/users` | [`UsersHandler::list`] (cached per tenant for [`USERS_CACHE_SECS`]) |
+//! | `GET /api/zoom/users` | [`UsersHandler::list`] (cached per connection for 120 s) |
 //! | `GET /api/zoom/users/{userId}` | [`UsersHandler::get`] |
+//!
+//! The organisation's users are a directory every connected tenant of the account may read
+//! (the mission's "see their organisation's users"); pages are cached in the caller's own
+//! namespace, never shared between tenants.
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+use zoom_shared::caches::{Family, PageCache, cache_write_failed};
+use zoom_shared::clock::now_millis;
+use zoom_shared::connections::resolve::OwnerResolver;
 use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::{flag, query};
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, CallerAuth, FieldError, Matched, Router, json};
 use zoom_shared::meetings::validate;
-use zoom_shared::tokens::provider::now_secs;
-use zoom_shared::zoom::access::ZoomAccess;
-use zoom_shared::zoom::client::{segment, with_token};
+use zoom_shared::metrics::Metrics;
+use zoom_shared::owner::Owner;
+use zoom_shared::zoom::api::ZoomApi;
+use zoom_shared::zoom::client::segment;
 use zoom_shared::zoom::models::{ZoomUser, ZoomUserPage};
-
-use crate::cache::{self, USERS_CACHE_SECS};
 
 /// The routes this function serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +43,18 @@ pub fn router() -> Router<Route> {
     ])
 }
 
-/// The handler's dependencies.
-pub struct UsersHandler {
-    /// Zoom access.
-    pub zoom: ZoomAccess,
+/// The handler's dependencies, each a port.
+pub struct UsersHandler<O, P, Z> {
+    /// Who the caller is, as an owner.
+    pub owners: O,
+    /// Cached pages.
+    pub pages: P,
+    /// Zoom.
+    pub zoom: Z,
     /// Caller identity.
     pub caller_auth: CallerAuth,
+    /// Metrics.
+    pub metrics: Metrics,
 }
 
 /// A user as our API shows it.
@@ -53,11 +65,12 @@ fn view(user: &ZoomUser) -> serde_json::Value {
     })
 }
 
-fn store_problem(e: zoom_shared::tokens::store::StoreError) -> ApiError {
-    ApiError::from(e)
-}
-
-impl Handler<Route> for UsersHandler {
+impl<O, P, Z> Handler<Route> for UsersHandler<O, P, Z>
+where
+    O: OwnerResolver + 'static,
+    P: PageCache + 'static,
+    Z: ZoomApi + 'static,
+{
     async fn handle(
         &self,
         matched: Matched<Route>,
@@ -65,23 +78,32 @@ impl Handler<Route> for UsersHandler {
     ) -> Result<Response<Body>, ApiError> {
         let caller = self.caller_auth.authenticate(&request)?;
         let deadline = budget(&request);
-        match matched.route {
-            Route::List => self.list(&caller.tenant_id, &request, deadline).await,
-            Route::Get => {
-                let user = validate::user_id(Some(matched.params.get("userId")?)).map_err(|e| {
+        let user = match matched.route {
+            Route::Get => Some(
+                validate::user_id(Some(matched.params.get("userId")?)).map_err(|e| {
                     ApiError::Validation(vec![FieldError::new("userId", e.message)])
-                })?;
-                self.get(&caller.tenant_id, &user, deadline).await
-            }
+                })?,
+            ),
+            Route::List => None,
+        };
+        let owner = self.owners.resolve(&caller, deadline).await?;
+        match user {
+            None => self.list(&owner, &request, deadline).await,
+            Some(user) => self.get(&owner, &user, deadline).await,
         }
     }
 }
 
-impl UsersHandler {
+impl<O, P, Z> UsersHandler<O, P, Z>
+where
+    O: OwnerResolver,
+    P: PageCache,
+    Z: ZoomApi,
+{
     /// `GET /api/zoom/users`: one page of Zoom's list, cached per tenant and query.
     async fn list(
         &self,
-        tenant: &str,
+        owner: &Owner,
         request: &Request,
         deadline: tokio::time::Instant,
     ) -> Result<Response<Body>, ApiError> {
@@ -110,45 +132,44 @@ impl UsersHandler {
         if let Some(token) = &token {
             path.push_str(&format!("&next_page_token={}", segment(token)));
         }
-        let now = now_secs();
-        if !refresh
-            && let Some(page) = cache::get(&self.zoom.table, tenant, &path, now)
-                .await
-                .map_err(store_problem)?
-        {
-            return json(StatusCode::OK, &page);
+        let family = Family::Users;
+        let fetched_ms = now_millis();
+        if !refresh {
+            match self.pages.get(owner, family, &path, fetched_ms).await {
+                Ok(Some(page)) => return json(StatusCode::OK, &page),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "users cache unreadable; asking Zoom"),
+            }
         }
-        let page: ZoomUserPage = with_token(&self.zoom.tokens, tenant, |credential| {
-            let (client, path) = (&self.zoom.client, path.clone());
-            async move { client.get(&credential, &path, deadline).await }
-        })
-        .await?;
+        let page: ZoomUserPage = self.zoom.get(owner, &path, deadline).await?;
         let body = json!({
             "users": page.users.iter().map(view).collect::<Vec<_>>(),
             "next_page_token": page.next_page_token,
             "page_size": page.page_size,
             "total_records": page.total_records,
-            "cached_for_seconds": USERS_CACHE_SECS,
+            "cached_for_seconds": family.ttl_secs(),
         });
-        cache::put(&self.zoom.table, tenant, &path, &body, now)
+        match self
+            .pages
+            .put(owner, family, &path, &body, fetched_ms)
             .await
-            .map_err(store_problem)?;
+        {
+            Ok(true) => {}
+            Ok(false) => self.metrics.count("CachePageTooLarge", 1.0, &[]),
+            Err(e) => cache_write_failed(&self.metrics, family, &e),
+        }
         json(StatusCode::OK, &body)
     }
 
     /// `GET /api/zoom/users/{userId}`.
     async fn get(
         &self,
-        tenant: &str,
+        owner: &Owner,
         user: &str,
         deadline: tokio::time::Instant,
     ) -> Result<Response<Body>, ApiError> {
-        let path = format!("/users/{}", segment(user));
-        let found: ZoomUser = with_token(&self.zoom.tokens, tenant, |credential| {
-            let (client, path) = (&self.zoom.client, path.clone());
-            async move { client.get(&credential, &path, deadline).await }
-        })
-        .await?;
+        let path = format!("/users/{}", segment(&owner.user_segment_for(Some(user))));
+        let found: ZoomUser = self.zoom.get(owner, &path, deadline).await?;
         json(StatusCode::OK, &view(&found))
     }
 }
@@ -156,6 +177,81 @@ impl UsersHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
+    use zoom_shared::caches::memory::MemoryPageCache;
+    use zoom_shared::connections::resolve::fake::FixedOwners;
+    use zoom_shared::http::testing;
+    use zoom_shared::owner::{Mode, Reach};
+    use zoom_shared::zoom::api::fake::FakeZoom;
+
+    type Fixture = UsersHandler<FixedOwners, MemoryPageCache, FakeZoom>;
+
+    fn owner(tenant: &str, user: &str, mode: Mode) -> Owner {
+        Owner {
+            tenant_id: tenant.into(),
+            connection_id: format!("c-{tenant}"),
+            account_id: "acct".into(),
+            reach: Reach::User {
+                zoom_user_id: user.into(),
+            },
+            mode,
+            email: None,
+        }
+    }
+
+    fn handler() -> Fixture {
+        UsersHandler {
+            owners: FixedOwners::of([
+                owner("alice", "u-alice", Mode::UserOAuth),
+                owner("bob", "u-bob", Mode::UserOAuth),
+                owner("s2s", "u-s2s", Mode::ServerToServer),
+            ]),
+            pages: MemoryPageCache::default(),
+            zoom: FakeZoom::default(),
+            caller_auth: testing::caller_auth(),
+            metrics: Metrics::in_memory("zoom-users").0,
+        }
+    }
+
+    async fn get(h: &Fixture, tenant: &str, uri: &str) -> (u16, Value) {
+        let request = testing::request(tenant, json!({}), Method::GET, uri, None);
+        let (status, body, _) = testing::call(&router(), h, request).await;
+        (status, body)
+    }
+
+    const PAGE: &str = "GET /users?status=active&page_size=30";
+
+    #[tokio::test]
+    async fn each_tenant_has_its_own_cached_pages_and_unconnected_is_409() {
+        let h = handler();
+        h.zoom.answer(
+            PAGE,
+            Ok(Some(
+                json!({"users": [{"id": "u1", "email": "a@x"}], "page_size": 30}),
+            )),
+        );
+        assert_eq!(get(&h, "alice", "/api/zoom/users").await.0, 200);
+        assert_eq!(get(&h, "alice", "/api/zoom/users").await.0, 200);
+        assert_eq!(h.zoom.calls().len(), 1, "alice's second read is cached");
+        assert_eq!(get(&h, "bob", "/api/zoom/users").await.0, 200);
+        assert_eq!(h.zoom.calls().len(), 2, "bob does not read alice's cache");
+        assert_eq!(get(&h, "mallory", "/api/zoom/users").await.0, 409);
+        assert_eq!(h.zoom.calls().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn me_is_the_bound_user_in_server_to_server_mode() {
+        let h = handler();
+        h.zoom
+            .answer("GET /users/u-s2s", Ok(Some(json!({"id": "u-s2s"}))));
+        h.zoom
+            .answer("GET /users/me", Ok(Some(json!({"id": "u-alice"}))));
+        assert_eq!(get(&h, "s2s", "/api/zoom/users/me").await.1["id"], "u-s2s");
+        assert_eq!(
+            get(&h, "alice", "/api/zoom/users/me").await.1["id"],
+            "u-alice"
+        );
+    }
 
     /// The route table is exactly what `docs/openapi.yaml` documents for this function.
     #[test]

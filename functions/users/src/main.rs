@@ -1,8 +1,8 @@
 //! `zoom-users`: the users of the caller's Zoom account. Builds its dependencies once.
 
-mod cache;
 mod handler;
 
+use zoom_shared::caches::DynamoPageCache;
 use zoom_shared::config::{Env, exit_on_error};
 use zoom_shared::http::CallerAuth;
 use zoom_shared::metrics::Metrics;
@@ -17,8 +17,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     let metrics = Metrics::new(FUNCTION);
     let zoom = exit_on_error(FUNCTION, ZoomAccess::from_env(&env, &metrics).await);
     let handler = handler::UsersHandler {
-        zoom,
+        owners: zoom.owners(),
+        pages: DynamoPageCache::new(zoom.table.clone()),
+        zoom: zoom.zoom.clone(),
         caller_auth: CallerAuth::from_env(&env),
+        metrics,
     };
     zoom_shared::http::serve::run(FUNCTION, handler::router(), handler).await
 }

@@ -68,6 +68,7 @@ impl<P: EventPublisher> WebhookHandler<P> {
                     ("event_type", event.event.as_str()),
                     ("account_id", event.account_id.as_str()),
                     ("dedup_key", event.dedup_key.as_str()),
+                    ("authenticated_by", event.authenticated_by),
                 ];
                 let text = std::str::from_utf8(body)
                     .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;

@@ -42,6 +42,11 @@ pub enum ZoomEvent {
     Deleted {
         /// Meeting number.
         meeting_id: i64,
+        /// Host's Zoom user id.
+        host_id: String,
+        /// Only some occurrences of a recurring meeting were deleted (`operation: "single"`
+        /// with `occurrences`): the series stays.
+        single_occurrence: bool,
     },
     /// `recording.completed`.
     RecordingCompleted {
@@ -56,8 +61,10 @@ pub enum ZoomEvent {
     Deauthorized {
         /// The Zoom user who removed the app.
         user_id: String,
-        /// When.
+        /// When, as Zoom wrote it.
         at: String,
+        /// When, parsed (`None` if Zoom's value is not a time).
+        at_time: Option<DateTime<Utc>>,
     },
 }
 
@@ -144,6 +151,11 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
         }
         "meeting.deleted" => ZoomEvent::Deleted {
             meeting_id: meeting_id(&object["id"]).ok_or("meeting.deleted has no id")?,
+            host_id: text(&object["host_id"]),
+            single_occurrence: payload["operation"].as_str() == Some("single")
+                && object["occurrences"]
+                    .as_array()
+                    .is_some_and(|o| !o.is_empty()),
         },
         "recording.completed" => ZoomEvent::RecordingCompleted {
             uuid: object["uuid"]
@@ -167,6 +179,7 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
                 .ok_or("app_deauthorized has no user_id")?
                 .to_owned(),
             at: text(&payload["deauthorization_time"]),
+            at_time: time(&payload["deauthorization_time"]),
         },
         other => return Err(format!("unhandled event {other}")),
     };

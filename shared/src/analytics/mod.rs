@@ -1,6 +1,12 @@
 //! Analytics: Zoom events parsed ([`event`]), participant timelines folded into per-meeting
-//! figures ([`timeline`]), and the per-tenant, per-day aggregates ([`store`]).
+//! figures ([`timeline`]), and the per-connection, per-day aggregates: the ports in [`store`],
+//! the DynamoDB adapter in [`dynamo`], a reader fake in [`memory`].
 
+pub mod dynamo;
 pub mod event;
+#[cfg(any(test, feature = "fakes"))]
+pub mod memory;
 pub mod store;
 pub mod timeline;
+
+pub use dynamo::DynamoAnalytics;

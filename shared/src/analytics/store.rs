@@ -1,47 +1,20 @@
-//! Analytics storage: which tenants an account's events belong to, the per-event idempotency
-//! claim, the meeting instance's timeline, and the per-tenant per-UTC-day aggregates (also per
-//! host), all written for one event in a single transaction with the claim's completion, so
-//! a crash half-way leaves nothing counted and the redelivery counts it once.
+//! The analytics concept's ports: what the processor writes for an event ([`AnalyticsWriter`]:
+//! the per-event idempotency claim, a meeting instance's state and its one-transaction change)
+//! and what the analytics API reads ([`AnalyticsReader`]: per-day and per-host-per-day figures,
+//! recent meetings), all within an [`Owner`]'s namespace.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::event::Instance;
 use super::timeline::{Figures, Point};
-use crate::aws::{Table, describe_sdk_error, is_condition_failure};
-use crate::tokens::store::StoreError;
+use crate::owner::Owner;
+use crate::store::StoreError;
 
 /// How long idempotency records are kept.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 7 * 86_400;
 /// How long timeline points are kept.
 pub const TIMELINE_TTL_SECS: i64 = 90 * 86_400;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-fn err<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> StoreError {
-    StoreError(describe_sdk_error(e))
-}
-fn num(item: &HashMap<String, AttributeValue>, name: &str) -> i64 {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default()
-}
 
 /// The outcome of claiming an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,15 +25,6 @@ pub enum Claim {
     Duplicate,
     /// Another worker holds it: retry later.
     Busy,
-}
-
-/// A tenant connected to an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountTenant {
-    /// Our tenant.
-    pub tenant_id: String,
-    /// Its Zoom user.
-    pub zoom_user_id: String,
 }
 
 /// The stored state of an instance.
@@ -114,411 +78,9 @@ pub struct InstanceChange {
     pub ended_counted: bool,
 }
 
-fn tenant_pk(tenant: &str) -> String {
-    format!("TENANT#{tenant}")
-}
-
-fn claim_key(tenant: &str, dedup: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_owned(), s(format!("EVENT#{tenant}#{dedup}"))),
-        ("sk".to_owned(), s("IDEMPOTENCY")),
-    ])
-}
-
-/// The attribute that holds an instance's peak on a day item.
-fn peak_attribute(uuid: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, uuid.as_bytes());
-    format!("peak_{}", hex::encode(&digest.as_ref()[..8]))
-}
-
 /// The UTC day of an instance.
 pub fn day_of(instance: &Instance) -> NaiveDate {
     instance.start_time.date_naive()
-}
-
-impl Table {
-    /// Tenants whose connection is to `account_id` (index `gsi1`).
-    pub async fn tenants_for_account(
-        &self,
-        account_id: &str,
-    ) -> Result<Vec<AccountTenant>, StoreError> {
-        let answer = self
-            .client()
-            .query()
-            .table_name(self.name())
-            .index_name("gsi1")
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(format!("ZOOMACCOUNT#{account_id}")))
-            .send()
-            .await
-            .map_err(|e| err(&e))?;
-        Ok(answer
-            .items()
-            .iter()
-            .map(|item| AccountTenant {
-                tenant_id: text(item, "tenant_id"),
-                zoom_user_id: text(item, "zoom_user_id"),
-            })
-            .filter(|t| !t.tenant_id.is_empty())
-            .collect())
-    }
-
-    /// Claims event `dedup` for `tenant` until `now + lease`.
-    pub async fn claim_event(
-        &self,
-        tenant: &str,
-        dedup: &str,
-        claim_id: &str,
-        now: i64,
-        lease: i64,
-    ) -> Result<Claim, StoreError> {
-        let result = self
-            .client()
-            .update_item()
-            .table_name(self.name())
-            .set_key(Some(claim_key(tenant, dedup)))
-            .update_expression("SET #status = :progress, claim_id = :claim, claimed_until = :until, #ttl = :ttl ADD attempts :one")
-            .condition_expression("attribute_not_exists(pk) OR (#status = :progress AND claimed_until < :now)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":progress", s("in_progress"))
-            .expression_attribute_values(":claim", s(claim_id))
-            .expression_attribute_values(":until", n(now + lease))
-            .expression_attribute_values(":ttl", n(now + IDEMPOTENCY_TTL_SECS))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(answer) => Ok(Claim::Claimed(
-                answer.attributes().map(|a| num(a, "attempts")).unwrap_or(1),
-            )),
-            Err(e) if is_condition_failure(&e) => {
-                let current = self
-                    .client()
-                    .get_item()
-                    .table_name(self.name())
-                    .set_key(Some(claim_key(tenant, dedup)))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| err(&e))?;
-                let done = current
-                    .item()
-                    .is_some_and(|i| text(i, "status") == "completed");
-                Ok(if done { Claim::Duplicate } else { Claim::Busy })
-            }
-            Err(e) => Err(err(&e)),
-        }
-    }
-
-    /// Gives a claim up (after a failure) so a redelivery can claim it at once.
-    pub async fn release_claim(
-        &self,
-        tenant: &str,
-        dedup: &str,
-        claim_id: &str,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client()
-            .delete_item()
-            .table_name(self.name())
-            .set_key(Some(claim_key(tenant, dedup)))
-            .condition_expression("claim_id = :claim AND #status = :progress")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":claim", s(claim_id))
-            .expression_attribute_values(":progress", s("in_progress"))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(err(&e)),
-        }
-    }
-
-    fn complete_claim_update(
-        tenant: &str,
-        dedup: &str,
-        claim_id: &str,
-    ) -> Result<Update, StoreError> {
-        Update::builder()
-            .table_name(String::new())
-            .set_key(Some(claim_key(tenant, dedup)))
-            .update_expression("SET #status = :done")
-            .condition_expression("claim_id = :claim AND #status = :progress")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":done", s("completed"))
-            .expression_attribute_values(":claim", s(claim_id))
-            .expression_attribute_values(":progress", s("in_progress"))
-            .build()
-            .map_err(|e| StoreError(e.to_string()))
-    }
-
-    /// Marks a claim completed (events whose effects are idempotent on their own).
-    pub async fn complete_claim(
-        &self,
-        tenant: &str,
-        dedup: &str,
-        claim_id: &str,
-    ) -> Result<(), StoreError> {
-        let mut update = Self::complete_claim_update(tenant, dedup, claim_id)?;
-        update.table_name = self.name().to_owned();
-        self.client()
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(update).build())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| err(&e))
-    }
-
-    /// An instance's stored state and timeline.
-    pub async fn instance_state(
-        &self,
-        tenant: &str,
-        uuid: &str,
-    ) -> Result<(Option<InstanceMeta>, Vec<Point>), StoreError> {
-        let mut meta = None;
-        let mut points = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.name())
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(tenant_pk(tenant)))
-                .expression_attribute_values(":prefix", s(format!("INSTANCE#{uuid}#")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| err(&e))?;
-            for item in page.items() {
-                let sk = text(item, "sk");
-                if sk.ends_with("#META") {
-                    meta = Some(InstanceMeta {
-                        version: num(item, "version"),
-                        figures: Figures {
-                            peak: num(item, "peak"),
-                            participant_seconds: num(item, "participant_seconds"),
-                            joins: num(item, "joins"),
-                        },
-                        end: item
-                            .get("end")
-                            .and_then(|v| v.as_n().ok())
-                            .and_then(|v| v.parse().ok()),
-                        started_counted: item
-                            .get("started_counted")
-                            .and_then(|v| v.as_bool().ok())
-                            .copied()
-                            .unwrap_or(false),
-                        ended_counted: item
-                            .get("ended_counted")
-                            .and_then(|v| v.as_bool().ok())
-                            .copied()
-                            .unwrap_or(false),
-                    });
-                } else {
-                    points.push(Point {
-                        at: num(item, "at"),
-                        participant: text(item, "participant"),
-                        join: item
-                            .get("join")
-                            .and_then(|v| v.as_bool().ok())
-                            .copied()
-                            .unwrap_or(true),
-                    });
-                }
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok((meta, points));
-            }
-        }
-    }
-
-    fn day_update(
-        &self,
-        pk: String,
-        sk: String,
-        change: &InstanceChange,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let a = change.add;
-        let update = Update::builder()
-            .table_name(self.name())
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression(
-                "ADD meetings_started :ms, meetings_completed :mc, meeting_minutes :mm, participant_joins :pj, participant_seconds :ps \
-                 SET #peak = :peak, host_id = :host",
-            )
-            .expression_attribute_names("#peak", peak_attribute(&change.instance.uuid))
-            .expression_attribute_values(":ms", n(a.meetings_started))
-            .expression_attribute_values(":mc", n(a.meetings_completed))
-            .expression_attribute_values(":mm", n(a.meeting_minutes))
-            .expression_attribute_values(":pj", n(a.participant_joins))
-            .expression_attribute_values(":ps", n(a.participant_seconds))
-            .expression_attribute_values(":peak", n(change.figures.peak))
-            .expression_attribute_values(":host", s(&change.instance.host_id))
-            .build()
-            .map_err(|e| StoreError(e.to_string()))?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-
-    /// Applies one event's change and completes its claim, atomically. `Ok(false)` when the
-    /// instance moved meanwhile (another event of it won): retry.
-    pub async fn apply_instance_change(
-        &self,
-        tenant: &str,
-        dedup: &str,
-        claim_id: &str,
-        change: &InstanceChange,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let i = &change.instance;
-        let pk = tenant_pk(tenant);
-        let day = day_of(i).format("%Y-%m-%d").to_string();
-        let host = if i.host_id.is_empty() {
-            "unknown".to_owned()
-        } else {
-            i.host_id.clone()
-        };
-        let mut items = Vec::new();
-        if let Some((key, point)) = &change.point {
-            let put = Put::builder()
-                .table_name(self.name())
-                .item("pk", s(&pk))
-                .item("sk", s(format!("INSTANCE#{}#POINT#{key}", i.uuid)))
-                .item("at", n(point.at))
-                .item("participant", s(&point.participant))
-                .item("join", AttributeValue::Bool(point.join))
-                .item("ttl", n(now + TIMELINE_TTL_SECS))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .map_err(|e| StoreError(e.to_string()))?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        let mut meta = Update::builder()
-            .table_name(self.name())
-            .key("pk", s(&pk))
-            .key("sk", s(format!("INSTANCE#{}#META", i.uuid)))
-            .update_expression(
-                "SET version = :next, meeting_id = :mid, host_id = :host, topic = :topic, #start = :start, #day = :day, \
-                 peak = :peak, participant_seconds = :ps, joins = :joins, started_counted = :sc, ended_counted = :ec, #ttl = :ttl",
-            )
-            .expression_attribute_names("#start", "start")
-            .expression_attribute_names("#day", "day")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":next", n(change.expected_version.unwrap_or(0) + 1))
-            .expression_attribute_values(":mid", n(i.meeting_id))
-            .expression_attribute_values(":host", s(&host))
-            .expression_attribute_values(":topic", s(&i.topic))
-            .expression_attribute_values(":start", n(i.start_time.timestamp()))
-            .expression_attribute_values(":day", s(&day))
-            .expression_attribute_values(":peak", n(change.figures.peak))
-            .expression_attribute_values(":ps", n(change.figures.participant_seconds))
-            .expression_attribute_values(":joins", n(change.figures.joins))
-            .expression_attribute_values(":sc", AttributeValue::Bool(change.started_counted))
-            .expression_attribute_values(":ec", AttributeValue::Bool(change.ended_counted))
-            .expression_attribute_values(":ttl", n(now + TIMELINE_TTL_SECS));
-        meta = match change.expected_version {
-            None => meta.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => meta
-                .condition_expression("version = :v")
-                .expression_attribute_values(":v", n(v)),
-        };
-        if let Some(end) = change.end {
-            meta = meta
-                .update_expression(
-                    "SET version = :next, meeting_id = :mid, host_id = :host, topic = :topic, #start = :start, #day = :day, \
-                     peak = :peak, participant_seconds = :ps, joins = :joins, started_counted = :sc, ended_counted = :ec, #ttl = :ttl, #end = :end",
-                )
-                .expression_attribute_names("#end", "end")
-                .expression_attribute_values(":end", n(end));
-        }
-        items.push(
-            TransactWriteItem::builder()
-                .update(meta.build().map_err(|e| StoreError(e.to_string()))?)
-                .build(),
-        );
-        items.push(self.day_update(format!("ANALYTICS#{tenant}"), format!("DAY#{day}"), change)?);
-        items.push(self.day_update(
-            format!("HOSTANALYTICS#{tenant}"),
-            format!("DAY#{day}#HOST#{host}"),
-            change,
-        )?);
-        if change.add.meetings_completed > 0
-            && let Some(end) = change.end
-        {
-            let end_text = DateTime::<Utc>::from_timestamp(end, 0)
-                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-                .unwrap_or_default();
-            let put = Put::builder()
-                .table_name(self.name())
-                .item("pk", s(format!("ANALYTICS#{tenant}")))
-                .item("sk", s(format!("RECENT#{end_text}#{}", i.uuid)))
-                .item("meeting_id", n(i.meeting_id))
-                .item("uuid", s(&i.uuid))
-                .item("topic", s(&i.topic))
-                .item("host_id", s(&host))
-                .item(
-                    "start_time",
-                    s(i.start_time.to_rfc3339_opts(SecondsFormat::Secs, true)),
-                )
-                .item("end_time", s(end_text))
-                .item("duration_minutes", n(change.add.meeting_minutes))
-                .item("day", s(&day))
-                .build()
-                .map_err(|e| StoreError(e.to_string()))?;
-            items.push(TransactWriteItem::builder().put(put).build());
-        }
-        let mut complete = Self::complete_claim_update(tenant, dedup, claim_id)?;
-        complete.table_name = self.name().to_owned();
-        items.push(TransactWriteItem::builder().update(complete).build());
-        match self
-            .client()
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(err(&e)),
-        }
-    }
-
-    /// Records a deauthorization for compliance (kept; no TTL).
-    pub async fn record_deauthorization(
-        &self,
-        zoom_user_id: &str,
-        account_id: &str,
-        at: &str,
-        tenants: usize,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.client()
-            .put_item()
-            .table_name(self.name())
-            .item("pk", s(format!("COMPLIANCE#{zoom_user_id}")))
-            .item("sk", s(format!("DEAUTH#{now}")))
-            .item("account_id", s(account_id))
-            .item("deauthorization_time", s(at))
-            .item("tenants_deleted", n(tenants as i64))
-            .item("recorded_at", n(now))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| err(&e))
-    }
 }
 
 /// One day's aggregate, as the analytics API reads it.
@@ -549,11 +111,9 @@ pub struct DayFigures {
 }
 
 impl DayFigures {
-    fn from_item(
-        item: &HashMap<String, AttributeValue>,
-        date: String,
-        host: Option<String>,
-    ) -> Self {
+    /// Figures from a stored day item.
+    pub fn from_item(item: &crate::store::item::Item, date: String, host: Option<String>) -> Self {
+        let num = |name: &str| crate::store::item::number(item, name).unwrap_or(0);
         let peak = item
             .iter()
             .filter(|(k, _)| k.starts_with("peak_"))
@@ -562,11 +122,11 @@ impl DayFigures {
             .unwrap_or(0);
         let mut day = Self {
             date,
-            meetings_started: num(item, "meetings_started"),
-            meetings_completed: num(item, "meetings_completed"),
-            total_meeting_minutes: num(item, "meeting_minutes"),
-            participant_joins: num(item, "participant_joins"),
-            participant_seconds: num(item, "participant_seconds"),
+            meetings_started: num("meetings_started"),
+            meetings_completed: num("meetings_completed"),
+            total_meeting_minutes: num("meeting_minutes"),
+            participant_joins: num("participant_joins"),
+            participant_seconds: num("participant_seconds"),
             peak_concurrent_participants: peak,
             host_id: host,
             ..Self::default()
@@ -600,123 +160,93 @@ impl DayFigures {
     }
 }
 
-impl Table {
-    async fn query_all(
+/// What the processor writes.
+pub trait AnalyticsWriter: Send + Sync {
+    /// Claims event `dedup` for `owner` until `now + lease`.
+    fn claim_event(
         &self,
-        pk: String,
-        from: String,
-        to: String,
-        forward: bool,
-        limit: Option<i32>,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client()
-                .query()
-                .table_name(self.name())
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(&pk))
-                .expression_attribute_values(":from", s(&from))
-                .expression_attribute_values(":to", s(&to))
-                .scan_index_forward(forward)
-                .set_limit(limit)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| err(&e))?;
-            items.extend(page.items().iter().cloned());
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() || limit.is_some_and(|l| items.len() >= l as usize) {
-                return Ok(items);
-            }
-        }
-    }
+        owner: &Owner,
+        dedup: &str,
+        claim_id: &str,
+        now: i64,
+        lease: i64,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    /// Gives a claim up (after a failure) so a redelivery can claim it at once.
+    fn release_claim(
+        &self,
+        owner: &Owner,
+        dedup: &str,
+        claim_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Marks a claim completed (events whose effects are idempotent on their own).
+    fn complete_claim(
+        &self,
+        owner: &Owner,
+        dedup: &str,
+        claim_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// An instance's stored state and timeline.
+    fn instance_state(
+        &self,
+        owner: &Owner,
+        uuid: &str,
+    ) -> impl Future<Output = Result<(Option<InstanceMeta>, Vec<Point>), StoreError>> + Send;
+    /// Applies one event's change and completes its claim, atomically. `Ok(false)` when the
+    /// instance moved meanwhile (another event of it won): retry.
+    fn apply_instance_change(
+        &self,
+        owner: &Owner,
+        dedup: &str,
+        claim_id: &str,
+        change: &InstanceChange,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records a deauthorization for compliance (kept; no TTL).
+    fn record_deauthorization(
+        &self,
+        record: &Deauthorization<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
 
-    /// The tenant's per-day aggregates from `from` to `to` (one query; cost grows with days).
-    pub async fn days(
+/// A deauthorization, as recorded for compliance.
+#[derive(Debug, Clone)]
+pub struct Deauthorization<'a> {
+    /// The Zoom user who removed the app.
+    pub zoom_user_id: &'a str,
+    /// The account.
+    pub account_id: &'a str,
+    /// Zoom's `deauthorization_time`.
+    pub at: &'a str,
+    /// Connections deleted because of it.
+    pub connections_deleted: usize,
+    /// Connections kept because they were made after it.
+    pub connections_kept: usize,
+    /// When we recorded it.
+    pub now: i64,
+}
+
+/// What the analytics API reads.
+pub trait AnalyticsReader: Send + Sync {
+    /// Per-day aggregates from `from` to `to`.
+    fn days(
         &self,
-        tenant: &str,
+        owner: &Owner,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<DayFigures>, StoreError> {
-        let items = self
-            .query_all(
-                format!("ANALYTICS#{tenant}"),
-                format!("DAY#{from}"),
-                format!("DAY#{to}"),
-                true,
-                None,
-            )
-            .await?;
-        Ok(items
-            .iter()
-            .map(|item| {
-                DayFigures::from_item(
-                    item,
-                    text(item, "sk").trim_start_matches("DAY#").to_owned(),
-                    None,
-                )
-            })
-            .collect())
-    }
-
-    /// The tenant's per-host per-day aggregates from `from` to `to`.
-    pub async fn host_days(
+    ) -> impl Future<Output = Result<Vec<DayFigures>, StoreError>> + Send;
+    /// Per-host per-day aggregates from `from` to `to`.
+    fn host_days(
         &self,
-        tenant: &str,
+        owner: &Owner,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Result<Vec<DayFigures>, StoreError> {
-        let items = self
-            .query_all(
-                format!("HOSTANALYTICS#{tenant}"),
-                format!("DAY#{from}"),
-                format!("DAY#{to}#HOST#\u{10FFFF}"),
-                true,
-                None,
-            )
-            .await?;
-        Ok(items
-            .iter()
-            .map(|item| {
-                let sk = text(item, "sk");
-                let mut parts = sk.trim_start_matches("DAY#").splitn(2, "#HOST#");
-                let date = parts.next().unwrap_or_default().to_owned();
-                let host = parts.next().map(str::to_owned);
-                DayFigures::from_item(item, date, host)
-            })
-            .collect())
-    }
-
-    /// The tenant's most recently ended meetings, ending between `from` and `to` (inclusive days).
-    pub async fn recent_meetings(
+    ) -> impl Future<Output = Result<Vec<DayFigures>, StoreError>> + Send;
+    /// The most recently ended meetings, ending between `from` and `to` (inclusive days).
+    fn recent_meetings(
         &self,
-        tenant: &str,
+        owner: &Owner,
         from: NaiveDate,
         to: NaiveDate,
         limit: i32,
-    ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let items = self
-            .query_all(
-                format!("ANALYTICS#{tenant}"),
-                format!("RECENT#{from}"),
-                format!("RECENT#{to}T99"),
-                false,
-                Some(limit),
-            )
-            .await?;
-        Ok(items
-            .iter()
-            .take(limit as usize)
-            .map(|item| {
-                serde_json::json!({
-                    "meeting_id": num(item, "meeting_id"), "uuid": text(item, "uuid"), "topic": text(item, "topic"),
-                    "host_id": text(item, "host_id"), "start_time": text(item, "start_time"), "end_time": text(item, "end_time"),
-                    "duration_minutes": num(item, "duration_minutes"),
-                })
-            })
-            .collect())
-    }
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, StoreError>> + Send;
 }

@@ -1,11 +1,11 @@
-//! AWS adapters: the one SDK configuration, the DynamoDB table and the SQS queue.
+//! AWS adapters: the one SDK configuration, the SQS queue and the S3 bucket (the DynamoDB
+//! table handle lives with the stores, in [`crate::store`]).
 //!
 //! Clients are built once per process (in `main.rs`) and shared by every request.
 //! `AWS_ENDPOINT_URL` (the SDK's standard override) points them at moto server locally.
 
 pub mod bucket;
 pub mod queue;
-pub mod table;
 
 use std::time::Duration;
 
@@ -15,7 +15,6 @@ use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 
 pub use bucket::Bucket;
 pub use queue::Queue;
-pub use table::Table;
 
 /// Loads the shared SDK configuration with bounded timeouts, so no AWS call can hang a request.
 pub async fn load_config() -> SdkConfig {

@@ -39,9 +39,48 @@ impl Queue {
         body: &T,
         attributes: &[(&str, &str)],
     ) -> Result<(), String> {
+        self.send_json_delayed(body, attributes, 0).await
+    }
+
+    /// As [`Queue::send_json`], delivered after `delay_secs` (0 to 900).
+    pub async fn send_json_delayed<T: serde::Serialize>(
+        &self,
+        body: &T,
+        attributes: &[(&str, &str)],
+        delay_secs: i32,
+    ) -> Result<(), String> {
         let text = serde_json::to_string(body)
             .map_err(|e| format!("message could not be encoded: {e}"))?;
-        self.publish(&text, attributes).await
+        self.send(&text, attributes, delay_secs).await
+    }
+
+    async fn send(
+        &self,
+        body: &str,
+        attributes: &[(&str, &str)],
+        delay_secs: i32,
+    ) -> Result<(), String> {
+        let mut request = self
+            .client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body);
+        if delay_secs > 0 {
+            request = request.delay_seconds(delay_secs.min(900));
+        }
+        for (name, value) in attributes {
+            let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(*value)
+                .build()
+                .map_err(|e| e.to_string())?;
+            request = request.message_attributes(*name, attribute);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| describe_sdk_error(&e))
     }
 }
 
@@ -57,24 +96,7 @@ pub trait EventPublisher: Send + Sync {
 
 impl EventPublisher for Queue {
     async fn publish(&self, body: &str, attributes: &[(&str, &str)]) -> Result<(), String> {
-        let mut request = self
-            .client
-            .send_message()
-            .queue_url(&self.url)
-            .message_body(body);
-        for (name, value) in attributes {
-            let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(*value)
-                .build()
-                .map_err(|e| e.to_string())?;
-            request = request.message_attributes(*name, attribute);
-        }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| describe_sdk_error(&e))
+        self.send(body, attributes, 0).await
     }
 }
 

@@ -24,6 +24,62 @@ pub const MAX_TENANT_ID_LEN: usize = 256;
 pub struct Caller {
     /// The tenant every read and write of this request is scoped to.
     pub tenant_id: String,
+    /// Server-to-Server mode: what the platform's JWT says the tenant is bound to, from the
+    /// `zoom_user` (a Zoom user id or email of the account) or `zoom_scope: "account"` claims.
+    pub binding: Option<BindingClaim>,
+}
+
+/// The Zoom binding a caller's JWT claims (Server-to-Server mode; ignored in user OAuth, where
+/// the tenant's own authorization decides).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindingClaim {
+    /// `zoom_user`: this Zoom user (id or email).
+    User(String),
+    /// `zoom_scope: "account"`: the account-wide role.
+    Account,
+}
+
+impl BindingClaim {
+    /// How it is recorded on the binding: `user:{id or email}` or `account`.
+    pub fn as_text(&self) -> String {
+        match self {
+            Self::User(user) => format!("user:{}", user.to_ascii_lowercase()),
+            Self::Account => "account".to_owned(),
+        }
+    }
+}
+
+/// Longest `zoom_user` claim we accept.
+pub const MAX_ZOOM_USER_CLAIM_LEN: usize = 128;
+
+/// Reads the binding claims (`zoom_scope` wins when it says `account`).
+fn binding_claim(
+    zoom_user: Option<&str>,
+    zoom_scope: Option<&str>,
+) -> Result<Option<BindingClaim>, ApiError> {
+    match zoom_scope {
+        None | Some("" | "user") => {}
+        Some("account") => return Ok(Some(BindingClaim::Account)),
+        Some(_) => {
+            return Err(ApiError::Unauthorized(
+                "the token's zoom_scope claim must be \"account\" or \"user\"".into(),
+            ));
+        }
+    }
+    match zoom_user {
+        None | Some("") => Ok(None),
+        Some(user)
+            if user.len() <= MAX_ZOOM_USER_CLAIM_LEN
+                && user
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._@+-".contains(c)) =>
+        {
+            Ok(Some(BindingClaim::User(user.to_owned())))
+        }
+        Some(_) => Err(ApiError::Unauthorized(
+            "the token's zoom_user claim is not a Zoom user id or email".into(),
+        )),
+    }
 }
 
 /// Verifies callers; built once per process.
@@ -44,6 +100,10 @@ impl std::fmt::Debug for CallerAuth {
 #[derive(Deserialize)]
 struct Claims {
     sub: Option<String>,
+    #[serde(default)]
+    zoom_user: Option<String>,
+    #[serde(default)]
+    zoom_scope: Option<String>,
 }
 
 impl CallerAuth {
@@ -96,7 +156,11 @@ impl CallerAuth {
             let sub = claims.get("sub").ok_or_else(|| {
                 ApiError::Unauthorized("the verified token has no sub claim".into())
             })?;
-            return tenant_from_sub(sub);
+            let binding = binding_claim(
+                claims.get("zoom_user").map(String::as_str),
+                claims.get("zoom_scope").map(String::as_str),
+            )?;
+            return tenant_from_sub(sub, binding);
         }
         let Some(key) = &self.key else {
             return Err(ApiError::Unauthorized(
@@ -130,12 +194,16 @@ impl CallerAuth {
         let sub = data.claims.sub.ok_or_else(|| {
             ApiError::Unauthorized("the token lacks a required claim (exp, sub)".into())
         })?;
-        tenant_from_sub(&sub)
+        let binding = binding_claim(
+            data.claims.zoom_user.as_deref(),
+            data.claims.zoom_scope.as_deref(),
+        )?;
+        tenant_from_sub(&sub, binding)
     }
 }
 
 /// Checks that `sub` can safely name a tenant in storage keys.
-fn tenant_from_sub(sub: &str) -> Result<Caller, ApiError> {
+fn tenant_from_sub(sub: &str, binding: Option<BindingClaim>) -> Result<Caller, ApiError> {
     let usable = !sub.is_empty()
         && sub.len() <= MAX_TENANT_ID_LEN
         && !sub.chars().any(|c| c.is_control() || c == '#');
@@ -146,6 +214,7 @@ fn tenant_from_sub(sub: &str) -> Result<Caller, ApiError> {
     }
     Ok(Caller {
         tenant_id: sub.to_owned(),
+        binding,
     })
 }
 
@@ -197,6 +266,54 @@ mod tests {
             .authenticate_parts(None, Some(&bearer(&t)))
             .expect("valid");
         assert_eq!(caller.tenant_id, "tenant-a");
+    }
+
+    #[test]
+    fn binding_claims_are_read_and_checked() {
+        let t = token(
+            json!({"sub": "t", "exp": now() + 600, "zoom_user": "Jill@Example.com"}),
+            SECRET,
+        );
+        let caller = auth()
+            .authenticate_parts(None, Some(&bearer(&t)))
+            .expect("valid");
+        assert_eq!(
+            caller.binding,
+            Some(BindingClaim::User("Jill@Example.com".into()))
+        );
+        assert_eq!(
+            caller.binding.map(|b| b.as_text()).as_deref(),
+            Some("user:jill@example.com")
+        );
+        let t = token(
+            json!({"sub": "t", "exp": now() + 600, "zoom_user": "x", "zoom_scope": "account"}),
+            SECRET,
+        );
+        assert_eq!(
+            auth()
+                .authenticate_parts(None, Some(&bearer(&t)))
+                .expect("valid")
+                .binding,
+            Some(BindingClaim::Account)
+        );
+        for bad in [
+            json!({"sub": "t", "exp": now() + 600, "zoom_user": "a b"}),
+            json!({"sub": "t", "exp": now() + 600, "zoom_user": "x".repeat(129)}),
+            json!({"sub": "t", "exp": now() + 600, "zoom_scope": "everything"}),
+        ] {
+            reason(auth().authenticate_parts(None, Some(&bearer(&token(bad, SECRET)))));
+        }
+        let claims = HashMap::from([
+            ("sub".to_owned(), "t".to_owned()),
+            ("zoom_scope".to_owned(), "account".to_owned()),
+        ]);
+        assert_eq!(
+            auth()
+                .authenticate_parts(Some(&claims), None)
+                .expect("authorizer claims")
+                .binding,
+            Some(BindingClaim::Account)
+        );
     }
 
     #[test]

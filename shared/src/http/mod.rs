@@ -12,8 +12,10 @@ pub mod response;
 pub mod router;
 pub mod samples;
 pub mod serve;
+#[cfg(any(test, feature = "fakes"))]
+pub mod testing;
 
-pub use caller::{Caller, CallerAuth};
+pub use caller::{BindingClaim, Caller, CallerAuth};
 pub use problem::{ApiError, FieldError};
 pub use response::json;
 pub use router::{Matched, PathParams, Router};

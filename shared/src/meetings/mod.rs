@@ -1,8 +1,13 @@
 //! Meetings: our view of a Zoom meeting ([`view`]), its validation before Zoom is called
-//! ([`validate`]), its per-tenant storage ([`store`]) and the cache of list pages
-//! ([`list_cache`]).
+//! ([`validate`]), and a connection's stored meetings ([`store`] port, [`dynamo`] adapter,
+//! [`memory`] fake). Cached list pages are a [`crate::caches`] family.
 
-pub mod list_cache;
+pub mod dynamo;
+#[cfg(any(test, feature = "fakes"))]
+pub mod memory;
 pub mod store;
 pub mod validate;
 pub mod view;
+
+pub use dynamo::DynamoMeetings;
+pub use store::{MeetingStore, StoredMeeting};

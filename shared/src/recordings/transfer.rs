@@ -24,6 +24,9 @@ pub enum TransferError {
     /// S3 refused.
     #[error("upload failed: {0}")]
     Upload(String),
+    /// The file's owner is gone (disconnected while it was copied): the upload was aborted.
+    #[error("the connection was removed while the file was copied")]
+    Cancelled,
 }
 
 /// What was stored.
@@ -89,16 +92,32 @@ async fn open(
     Err(TransferError::Download("too many redirects".into()))
 }
 
-/// Copies `url` into `bucket` at `key`.
-pub async fn copy_to_s3(
+/// Where a copy goes and what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    /// The bucket.
+    pub bucket: &'a Bucket,
+    /// The object key.
+    pub key: &'a str,
+    /// The object's content type.
+    pub content_type: &'a str,
+}
+
+/// Copies `url` into the destination. `still_owned` is asked before the upload is completed:
+/// when the file's owner is gone meanwhile, the upload is aborted and nothing is stored.
+pub async fn copy_to_s3<F, Fut>(
     http: &reqwest::Client,
     url: &str,
     token: &SecretString,
     trusted: &[String],
-    bucket: &Bucket,
-    key: &str,
-    content_type: &str,
-) -> Result<Stored, TransferError> {
+    to: Destination<'_>,
+    still_owned: F,
+) -> Result<Stored, TransferError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let (bucket, key, content_type) = (to.bucket, to.key, to.content_type);
     let mut response = open(http, url, token, trusted).await?;
     let upload = bucket
         .client()
@@ -154,6 +173,9 @@ pub async fn copy_to_s3(
             if done {
                 break;
             }
+        }
+        if !still_owned().await {
+            return Err(TransferError::Cancelled);
         }
         bucket
             .client()

@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::provider::{Credential, REFRESH_SKEW_SECS, TokenError, now_secs};
+use super::cache::AccountTokenCache;
+use super::provider::{Credential, REFRESH_SKEW_SECS, TokenError};
 use super::vault::Vault;
-use crate::aws::Table;
+use crate::clock::now_secs;
 use crate::metrics::Metrics;
 use crate::zoom::oauth::ZoomOAuth;
 
 /// Hands out the account's Server-to-Server token.
-pub struct AccountTokens {
-    table: Table,
+pub struct AccountTokens<C> {
+    cache_store: C,
     oauth: Arc<ZoomOAuth>,
     vault: Arc<Vault>,
     metrics: Metrics,
@@ -22,17 +23,17 @@ pub struct AccountTokens {
     cache: tokio::sync::Mutex<Option<(Credential, i64)>>,
 }
 
-impl AccountTokens {
-    /// Tokens for `account_id`.
+impl<C: AccountTokenCache> AccountTokens<C> {
+    /// Tokens for `account_id`, shared through `cache_store`.
     pub fn new(
-        table: Table,
+        cache_store: C,
         oauth: Arc<ZoomOAuth>,
         vault: Arc<Vault>,
         metrics: Metrics,
         account_id: String,
     ) -> Self {
         Self {
-            table,
+            cache_store,
             oauth,
             vault,
             metrics,
@@ -63,7 +64,7 @@ impl AccountTokens {
         {
             return Ok(credential.clone());
         }
-        if let Some((sealed, expires)) = self.table.get_s2s_token(&self.account_id).await?
+        if let Some((sealed, expires)) = self.cache_store.get(&self.account_id).await?
             && expires - now_secs() > REFRESH_SKEW_SECS
             && let Ok(token) = self.vault.open(&self.owner(), &sealed)
         {
@@ -90,8 +91,8 @@ impl AccountTokens {
             .vault
             .seal(&self.owner(), grant.access_token.expose_secret())
             .map_err(|e| TokenError::Upstream(format!("sealing failed: {e}")))?;
-        self.table
-            .put_s2s_token(&self.account_id, &sealed, expires)
+        self.cache_store
+            .put(&self.account_id, &sealed, expires)
             .await?;
         self.metrics
             .count("TokenRefresh", 1.0, &[("Outcome", "success")]);

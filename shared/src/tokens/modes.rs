@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use super::account::AccountTokens;
+use super::cache::DynamoTokenCache;
 use super::provider::{Credential, TokenError, TokenProvider};
-use crate::aws::Table;
+use crate::connections::DynamoConnections;
 use crate::http::ApiError;
+use crate::owner::{Mode, Owner};
 use crate::zoom::oauth::ZoomOAuth;
 
 /// Where a caller starts the OAuth flow again.
@@ -15,29 +17,35 @@ pub const REAUTH_URL: &str = "/api/zoom/auth/authorize";
 /// Tokens in user-OAuth or Server-to-Server mode.
 pub enum Tokens {
     /// Each tenant connects its own Zoom user.
-    User(TokenProvider<Table, Arc<ZoomOAuth>>),
+    User(TokenProvider<DynamoConnections, Arc<ZoomOAuth>>),
     /// One account token shared by every tenant.
-    Account(AccountTokens),
+    Account(AccountTokens<DynamoTokenCache>),
 }
 
 impl Tokens {
-    /// A usable token for `tenant`.
-    pub async fn fresh(&self, tenant: &str) -> Result<Credential, TokenError> {
-        match self {
-            Self::User(provider) => provider.fresh(tenant).await,
-            Self::Account(account) => account.fresh(None).await,
+    /// A usable token for `owner`: its tenant's own (user OAuth) or the account's.
+    pub async fn fresh(&self, owner: &Owner) -> Result<Credential, TokenError> {
+        match (self, owner.mode) {
+            (Self::User(provider), Mode::UserOAuth) => provider.fresh(&owner.tenant_id).await,
+            (Self::Account(account), Mode::ServerToServer) => account.fresh(None).await,
+            // A connection of the other mode (left from before the deployment switched): it
+            // has to be made again in this mode.
+            _ => Err(TokenError::NeedsReauth),
         }
     }
 
     /// A new token after Zoom rejected `used` with 401 (code 124).
     pub async fn after_unauthorized(
         &self,
-        tenant: &str,
+        owner: &Owner,
         used: &Credential,
     ) -> Result<Credential, TokenError> {
-        match self {
-            Self::User(provider) => provider.after_unauthorized(tenant, used).await,
-            Self::Account(account) => account.fresh(Some(used)).await,
+        match (self, owner.mode) {
+            (Self::User(provider), Mode::UserOAuth) => {
+                provider.after_unauthorized(&owner.tenant_id, used).await
+            }
+            (Self::Account(account), Mode::ServerToServer) => account.fresh(Some(used)).await,
+            _ => Err(TokenError::NeedsReauth),
         }
     }
 }

@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::store::{Connection, ConnectionStatus, ConnectionStore, Refreshed, StoreError};
 use super::vault::{Vault, VaultError};
+use crate::connections::{Connection, ConnectionStatus, ConnectionStore, Refreshed};
 use crate::metrics::Metrics;
+use crate::store::StoreError;
 use crate::zoom::oauth::{OAuthError, TokenGrant, ZoomOAuth};
 
 /// Refresh when less than this many seconds are left.
@@ -77,13 +78,7 @@ pub fn owner(tenant: &str, field: &str) -> String {
     format!("tenant:{tenant}|{field}")
 }
 
-/// Seconds since the epoch.
-pub fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
+pub use crate::clock::now_secs;
 
 /// Hands out fresh user-OAuth tokens.
 pub struct TokenProvider<S, R> {
@@ -270,6 +265,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     .unwrap_or_else(|| refresh_token.clone());
                 let mut update = Refreshed {
                     tenant_id: tenant.clone(),
+                    connection_id: connection.connection_id.clone(),
                     expected_version: connection.version,
                     access_token: sealed("access", &grant.access_token)?,
                     refresh_token: sealed("refresh", &new_refresh)?,
@@ -283,13 +279,17 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     force: false,
                 };
                 if !self.store.store_refreshed(&update).await? {
-                    // Our grant is the only live one now (the old refresh token is dead):
-                    // keep it rather than lose the connection.
+                    // Our grant is the only live one for this connection now (the old refresh
+                    // token is dead): keep it, unless the tenant connected anew meanwhile.
                     tracing::warn!(
                         "connection changed during refresh; storing the new tokens anyway"
                     );
                     update.force = true;
-                    self.store.store_refreshed(&update).await?;
+                    if !self.store.store_refreshed(&update).await? {
+                        tracing::warn!(
+                            "the tenant connected again during the refresh; its new connection is kept"
+                        );
+                    }
                 }
                 self.metrics
                     .count("TokenRefresh", 1.0, &[("Outcome", "success")]);
@@ -331,30 +331,21 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A stored connection and its lease (owner, until).
-    type Entry = (Connection, Option<(String, i64)>);
-
-    /// An in-memory [`ConnectionStore`] with DynamoDB's conditional semantics.
-    #[derive(Default)]
-    struct MemoryStore {
-        items: Mutex<HashMap<String, Entry>>,
-    }
+    use crate::connections::memory::MemoryConnections as MemoryStore;
+    use crate::owner::{Mode, Reach};
 
     impl ConnectionStore for Arc<MemoryStore> {
         async fn get(&self, tenant: &str) -> Result<Option<Connection>, StoreError> {
-            Ok(self
-                .items
-                .lock()
-                .expect("lock")
-                .get(tenant)
-                .map(|(c, _)| c.clone()))
+            self.as_ref().get(tenant).await
         }
         async fn put(&self, c: &Connection) -> Result<(), StoreError> {
-            self.items
-                .lock()
-                .expect("lock")
-                .insert(c.tenant_id.clone(), (c.clone(), None));
-            Ok(())
+            self.as_ref().put(c).await
+        }
+        async fn put_new(&self, c: &Connection) -> Result<bool, StoreError> {
+            self.as_ref().put_new(c).await
+        }
+        async fn delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+            self.as_ref().delete(tenant, id).await
         }
         async fn try_lease(
             &self,
@@ -363,51 +354,16 @@ mod tests {
             now: i64,
             until: i64,
         ) -> Result<bool, StoreError> {
-            let mut items = self.items.lock().expect("lock");
-            let Some((_, lease)) = items.get_mut(tenant) else {
-                return Ok(false);
-            };
-            if lease.as_ref().is_some_and(|(_, u)| *u >= now) {
-                return Ok(false);
-            }
-            *lease = Some((owner.to_owned(), until));
-            Ok(true)
+            self.as_ref().try_lease(tenant, owner, now, until).await
         }
         async fn release_lease(&self, tenant: &str, owner: &str) -> Result<(), StoreError> {
-            if let Some((_, lease)) = self.items.lock().expect("lock").get_mut(tenant)
-                && lease.as_ref().is_some_and(|(o, _)| o == owner)
-            {
-                *lease = None;
-            }
-            Ok(())
+            self.as_ref().release_lease(tenant, owner).await
         }
         async fn store_refreshed(&self, r: &Refreshed) -> Result<bool, StoreError> {
-            let mut items = self.items.lock().expect("lock");
-            let Some((c, lease)) = items.get_mut(&r.tenant_id) else {
-                return Ok(false);
-            };
-            if !r.force && c.version != r.expected_version {
-                return Ok(false);
-            }
-            c.access_token = r.access_token.clone();
-            c.refresh_token = r.refresh_token.clone();
-            c.access_expires_at = r.access_expires_at;
-            c.version += 1;
-            *lease = None;
-            Ok(true)
+            self.as_ref().store_refreshed(r).await
         }
         async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
-            let mut items = self.items.lock().expect("lock");
-            let Some((c, lease)) = items.get_mut(tenant) else {
-                return Ok(false);
-            };
-            if c.version != version {
-                return Ok(false);
-            }
-            c.status = ConnectionStatus::NeedsReauth;
-            c.version += 1;
-            *lease = None;
-            Ok(true)
+            self.as_ref().mark_needs_reauth(tenant, version).await
         }
     }
 
@@ -455,7 +411,11 @@ mod tests {
         let vault = vault();
         let connection = Connection {
             tenant_id: "acme".into(),
-            zoom_user_id: "u".into(),
+            connection_id: "c1".into(),
+            mode: Mode::UserOAuth,
+            reach: Reach::User {
+                zoom_user_id: "u".into(),
+            },
             zoom_account_id: "a".into(),
             email: "e@x".into(),
             scopes: vec![],
@@ -470,6 +430,7 @@ mod tests {
             status: ConnectionStatus::Active,
             version: 1,
             connected_at: now_secs(),
+            bound_claim: None,
         };
         store.put(&connection).await.expect("put");
         (store, zoom, vault)
@@ -556,6 +517,12 @@ mod tests {
         }
         async fn put(&self, c: &Connection) -> Result<(), StoreError> {
             self.inner.put(c).await
+        }
+        async fn put_new(&self, c: &Connection) -> Result<bool, StoreError> {
+            self.inner.put_new(c).await
+        }
+        async fn delete(&self, tenant: &str, id: &str) -> Result<bool, StoreError> {
+            self.inner.delete(tenant, id).await
         }
         async fn try_lease(
             &self,

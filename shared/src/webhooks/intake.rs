@@ -49,6 +49,9 @@ pub struct QueuedEvent {
     pub account_id: String,
     /// Stable across Zoom's retries: the SHA-256 of the raw body.
     pub dedup_key: String,
+    /// How the delivery proved it is Zoom's: `signature`, or `verification_token` (the legacy
+    /// static token; the processor trusts no data removal to it).
+    pub authenticated_by: &'static str,
 }
 
 /// The decision.
@@ -116,6 +119,9 @@ pub fn decide(config: &IntakeConfig, headers: Delivery<'_>, body: &[u8], now: i6
     if !PROCESSED_EVENTS.contains(&envelope.event.as_str()) {
         return Decision::Ignore(envelope.event);
     }
+    if legacy_ok && envelope.event == "app_deauthorized" {
+        return Decision::Unauthentic(VerifyError::UnsignedDeauthorization);
+    }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
     Decision::Publish(QueuedEvent {
         event: envelope.event,
@@ -125,6 +131,11 @@ pub fn decide(config: &IntakeConfig, headers: Delivery<'_>, body: &[u8], now: i6
             .unwrap_or_default()
             .to_owned(),
         dedup_key: hex::encode(&digest.as_ref()[..16]),
+        authenticated_by: if legacy_ok {
+            "verification_token"
+        } else {
+            "signature"
+        },
     })
 }
 

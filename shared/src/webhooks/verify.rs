@@ -23,6 +23,9 @@ pub enum VerifyError {
     /// The signature does not match.
     #[error("x-zm-signature does not match")]
     BadSignature,
+    /// An event that removes data came without a signature (only the static legacy token).
+    #[error("app_deauthorized is accepted only when signed (x-zm-signature)")]
+    UnsignedDeauthorization,
 }
 
 fn mac(secret: &[u8]) -> Hmac<Sha256> {

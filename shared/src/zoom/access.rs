@@ -1,19 +1,21 @@
 //! Everything a Zoom-calling function needs, built once at start from configuration: the
-//! table, the token vault, the OAuth client, the token provider for the configured mode, and
-//! the REST client.
+//! table, the token vault, the OAuth client, the Zoom facade (tokens for the configured mode
+//! plus the REST client), and the tenancy that decides owners.
 
 use std::sync::Arc;
 
+use super::api::Zoom;
 use super::client::ZoomClient;
 use super::oauth::ZoomOAuth;
-use crate::aws::Table;
 use crate::config::{ConfigError, Env, ZoomApp, vars};
-use crate::http::ApiError;
+use crate::connections::DynamoConnections;
+use crate::connections::resolve::{Owners, Tenancy};
 use crate::metrics::Metrics;
+use crate::store::Table;
 use crate::tokens::Tokens;
 use crate::tokens::account::AccountTokens;
+use crate::tokens::cache::DynamoTokenCache;
 use crate::tokens::provider::TokenProvider;
-use crate::tokens::store::ConnectionStore;
 use crate::tokens::vault::Vault;
 
 /// Zoom access for one function.
@@ -26,28 +28,19 @@ pub struct ZoomAccess {
     pub vault: Arc<Vault>,
     /// OAuth client.
     pub oauth: Arc<ZoomOAuth>,
-    /// Fresh tokens.
-    pub tokens: Tokens,
-    /// REST client.
-    pub client: ZoomClient,
+    /// The Zoom facade (shared with the owner resolver).
+    pub zoom: Arc<Zoom>,
+    /// How callers become owners in this deployment.
+    pub tenancy: Tenancy,
 }
 
-/// Whose Zoom data a tenant may address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Owner {
-    /// The tenant's own Zoom user.
-    User(String),
-    /// The whole account (Server-to-Server mode).
-    Account,
-}
-
-impl Owner {
-    /// Whether a meeting or recording hosted by `host_id` is the tenant's to see.
-    pub fn owns(&self, host_id: &str) -> bool {
-        match self {
-            Self::User(user) => user == host_id,
-            Self::Account => true,
-        }
+/// The deployment's tenancy, from its Zoom app settings.
+pub fn tenancy(app: &ZoomApp) -> Tenancy {
+    match &app.account_id {
+        Some(account_id) => Tenancy::ServerToServer {
+            account_id: account_id.clone(),
+        },
+        None => Tenancy::UserOAuth,
     }
 }
 
@@ -63,43 +56,44 @@ impl ZoomAccess {
         let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
         let tokens = match &app.account_id {
             Some(account) => Tokens::Account(AccountTokens::new(
-                table.clone(),
+                DynamoTokenCache::new(table.clone()),
                 oauth.clone(),
                 vault.clone(),
                 metrics.clone(),
                 account.clone(),
             )),
             None => Tokens::User(TokenProvider::new(
-                table.clone(),
+                DynamoConnections::new(table.clone()),
                 oauth.clone(),
                 vault.clone(),
                 metrics.clone(),
             )),
         };
-        let client = ZoomClient::new(http, app.api_base_url.clone());
+        let zoom = Arc::new(Zoom {
+            tokens,
+            client: ZoomClient::new(http, app.api_base_url.clone()),
+        });
         Ok(Self {
+            tenancy: tenancy(&app),
             table,
             app,
             vault,
             oauth,
-            tokens,
-            client,
+            zoom,
         })
     }
 
-    /// Whose Zoom data `tenant` may address; 409 when the tenant never connected.
-    pub async fn owner(&self, tenant: &str) -> Result<Owner, ApiError> {
-        if self.app.account_id.is_some() {
-            return Ok(Owner::Account);
-        }
-        let connection = self
-            .table
-            .get(tenant)
-            .await
-            .map_err(ApiError::unavailable)?;
-        match connection {
-            Some(c) => Ok(Owner::User(c.zoom_user_id)),
-            None => Err(crate::tokens::provider::TokenError::NotConnected.into()),
+    /// The connections adapter over this function's table.
+    pub fn connections(&self) -> DynamoConnections {
+        DynamoConnections::new(self.table.clone())
+    }
+
+    /// The owner resolver of this deployment (binds Server-to-Server tenants through Zoom).
+    pub fn owners(&self) -> Owners<DynamoConnections, Arc<Zoom>> {
+        Owners {
+            connections: self.connections(),
+            tenancy: self.tenancy.clone(),
+            zoom: Some(self.zoom.clone()),
         }
     }
 }

@@ -1,10 +1,9 @@
 //! The Zoom REST client: Bearer token in the header, the base URL from configuration or the
 //! token's `api_url` (data residency), retries on 429, 5xx, connection errors and timeouts with
 //! full-jitter backoff or Zoom's `Retry-After` (never past the caller's deadline; a daily limit
-//! is not retried), one refresh-and-retry on 401 code 124 ([`with_token`]), and Zoom's errors
-//! mapped to ours with Zoom's code kept.
+//! is not retried), and Zoom's errors mapped to ours with Zoom's code kept. The token comes from
+//! the facade ([`super::api::Zoom`]), which also refreshes once on 401 code 124.
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -18,7 +17,6 @@ use tokio::time::Instant;
 
 use super::retry::{self, Next};
 use crate::http::ApiError;
-use crate::tokens::Tokens;
 use crate::tokens::provider::Credential;
 
 /// Shortest time worth starting an attempt with.
@@ -297,23 +295,6 @@ enum Attempt<T> {
     Done(Result<Option<T>, ZoomCallError>),
     /// Retryable after the wait.
     Retryable(ZoomCallError, Duration),
-}
-
-/// Runs `call` with the tenant's fresh token; if Zoom rejects the token, refreshes once (under
-/// the single-flight rules) and runs it again.
-pub async fn with_token<T, F, Fut>(tokens: &Tokens, tenant: &str, call: F) -> Result<T, ApiError>
-where
-    F: Fn(Credential) -> Fut,
-    Fut: Future<Output = Result<T, ZoomCallError>>,
-{
-    let credential = tokens.fresh(tenant).await?;
-    match call(credential.clone()).await {
-        Err(ZoomCallError::TokenRejected) => {
-            let renewed = tokens.after_unauthorized(tenant, &credential).await?;
-            call(renewed).await.map_err(ApiError::from)
-        }
-        other => other.map_err(ApiError::from),
-    }
 }
 
 #[cfg(test)]

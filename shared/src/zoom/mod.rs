@@ -2,6 +2,7 @@
 //! `../shared/zoom/specs/`.
 
 pub mod access;
+pub mod api;
 pub mod client;
 pub mod http_client;
 pub mod models;

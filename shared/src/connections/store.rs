@@ -1,0 +1,90 @@
+//! The ports of the connections concept: the tenant's connection item and the directory that
+//! routes a Zoom host's events to the owners of its data.
+
+use super::Connection;
+use crate::owner::Owner;
+use crate::store::StoreError;
+
+/// The outcome of a refresh, to store.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// Tenant.
+    pub tenant_id: String,
+    /// The connection the refresh belongs to (a re-authorized connection is never overwritten).
+    pub connection_id: String,
+    /// The version the refresh started from.
+    pub expected_version: i64,
+    /// Sealed access token.
+    pub access_token: String,
+    /// Sealed refresh token.
+    pub refresh_token: String,
+    /// Expiry, epoch seconds.
+    pub access_expires_at: i64,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// API base.
+    pub api_url: Option<String>,
+    /// Write even if the version moved, as long as it is the same connection (our grant is the
+    /// only live one).
+    pub force: bool,
+}
+
+/// A tenant's connection item.
+pub trait ConnectionStore: Send + Sync {
+    /// The tenant's connection (strongly consistent).
+    fn get(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Option<Connection>, StoreError>> + Send;
+    /// Stores a connection, replacing any earlier one.
+    fn put(&self, connection: &Connection) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores a connection only if the tenant has none (Server-to-Server binding); `false` when
+    /// one exists.
+    fn put_new(
+        &self,
+        connection: &Connection,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes the tenant's connection if it is still `connection_id`; `false` otherwise.
+    fn delete(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Takes the refresh lease until `until` if it is free (or expired at `now`).
+    fn try_lease(
+        &self,
+        tenant: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Frees the lease if `owner` holds it.
+    fn release_lease(
+        &self,
+        tenant: &str,
+        owner: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Stores refreshed tokens if the item is still the same connection at `version` (or, with
+    /// `force`, the same connection at any version); frees the lease.
+    fn store_refreshed(
+        &self,
+        update: &Refreshed,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Marks the connection `needs_reauth` if still at `version`.
+    fn mark_needs_reauth(
+        &self,
+        tenant: &str,
+        version: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Which owners an event belongs to.
+pub trait OwnerDirectory: Send + Sync {
+    /// The owners of Zoom data hosted by `host_id` in `account_id`: connections that reach that
+    /// user, and connections that reach the whole account. Each owner carries when it connected.
+    fn owners_of(
+        &self,
+        account_id: &str,
+        host_id: &str,
+    ) -> impl Future<Output = Result<Vec<(Owner, i64)>, StoreError>> + Send;
+}

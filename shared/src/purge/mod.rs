@@ -1,0 +1,77 @@
+//! Deleting what a connection owns, everywhere: its items (the partitions of
+//! [`Owner::partitions`]) and its archived files (every version under
+//! [`Owner::object_prefix`], unfinished uploads aborted). Disconnect, a deauthorization and a
+//! reconnect to another Zoom user queue a [`PurgeJob`]; `zoom-tenant-purger` runs it. A purge
+//! is idempotent and resumable (a job cut off by a timeout is delivered again), and every job
+//! runs twice: at once, and again [`LATE_WRITER_DELAY_SECS`] later, to remove what requests in
+//! flight at disconnect time wrote into the old namespace after the first pass (no request runs
+//! longer than a Lambda's 900 s limit).
+
+pub mod dynamo;
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::Queue;
+use crate::owner::Owner;
+use crate::store::StoreError;
+
+pub use dynamo::DynamoPurge;
+
+/// The delay of the second pass, in seconds (SQS's longest delay).
+pub const LATE_WRITER_DELAY_SECS: i32 = 900;
+
+/// A purge of one connection's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeJob {
+    /// The connection whose data goes.
+    pub owner: Owner,
+    /// 1: the first pass; 2: the late-writer sweep.
+    pub pass: u8,
+    /// Why (`disconnect`, `deauthorized`, `reconnected`), for the logs.
+    pub reason: String,
+}
+
+/// Deletes a connection's items.
+pub trait PartitionPurger: Send + Sync {
+    /// Deletes every item of the owner's partitions; returns how many.
+    fn purge_partitions(
+        &self,
+        owner: &Owner,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+/// Where purge jobs are queued.
+pub trait PurgeQueue: Send + Sync {
+    /// Queues `job`, delivered after `delay_secs`; `Ok` once the queue accepted it.
+    fn queue_purge(
+        &self,
+        job: &PurgeJob,
+        delay_secs: i32,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl PurgeQueue for Queue {
+    async fn queue_purge(&self, job: &PurgeJob, delay_secs: i32) -> Result<(), String> {
+        self.send_json_delayed(job, &[("job", "purge")], delay_secs)
+            .await
+    }
+}
+
+/// A [`PurgeQueue`] that records jobs, for unit tests (feature `fakes`).
+#[cfg(any(test, feature = "fakes"))]
+#[derive(Debug, Default)]
+pub struct MemoryPurgeQueue {
+    /// Queued jobs with their delays.
+    pub jobs: std::sync::Mutex<Vec<(PurgeJob, i32)>>,
+}
+
+#[cfg(any(test, feature = "fakes"))]
+impl PurgeQueue for MemoryPurgeQueue {
+    async fn queue_purge(&self, job: &PurgeJob, delay_secs: i32) -> Result<(), String> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((job.clone(), delay_secs));
+        Ok(())
+    }
+}
