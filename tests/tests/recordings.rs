@@ -333,8 +333,13 @@ async fn archive_bounded(size: u64, peak_budget_kb: u64, deadline_secs: u64) -> 
         .max()
         .expect("the archiver reports its peak memory");
     let parts = field("parts").into_iter().max().expect("parts reported");
+    // Parts of at least 8 MiB (a part closes once its buffer reaches 8 MiB, so it overshoots by
+    // at most the last chunk read).
     let part = 8 * 1024 * 1024;
-    assert_eq!(parts, size.div_ceil(part), "uploaded in 8 MiB parts");
+    assert!(
+        parts >= 2 && parts <= size.div_ceil(part) && parts >= size / (part + part / 8),
+        "{parts} parts for {size} bytes"
+    );
     println!(
         "archiver peak RSS for {} MiB in {parts} parts: {} MiB",
         size >> 20,
@@ -382,7 +387,7 @@ async fn a_slow_or_unreachable_store_is_a_503_with_retry_after() {
     let env = isolated_pipeline(
         &[],
         &[("AWS_ENDPOINT_URL", proxy.url.as_str())],
-        &format!("e2e-events-{}", free_port()),
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
         true,
     )
     .await;
