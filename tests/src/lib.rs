@@ -52,6 +52,24 @@ pub fn jwt(tenant: &str) -> String {
     .expect("jwt")
 }
 
+/// A caller JWT for `tenant` with extra claims (e.g. Server-to-Server mode's `zoom_user`).
+pub fn jwt_with(tenant: &str, extra: Value) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut claims = json!({"sub": tenant, "exp": now + 600, "iat": now});
+    if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+        claims.extend(extra.clone());
+    }
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(env("API_JWT_SECRET").as_bytes()),
+    )
+    .expect("jwt")
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Answer {
@@ -610,6 +628,77 @@ pub async fn dynamodb() -> (aws_sdk_dynamodb::Client, String) {
         .expect("table name")
         .to_owned();
     (aws_sdk_dynamodb::Client::new(&config), table)
+}
+
+/// A variable of the stack's environment file (table, queues, bucket).
+pub fn stack_env(name: &str) -> String {
+    let env_file = std::fs::read_to_string(env("ZOOM_STACK_ENV_FILE")).expect("stack env file");
+    env_file
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("{name} in the stack env file"))
+        .to_owned()
+}
+
+/// The id of the tenant's current connection (the namespace of its data), if connected.
+pub async fn connection_id(tenant: &str) -> Option<String> {
+    let (client, table) = dynamodb().await;
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{tenant}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CONNECTION".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("get connection")
+        .item()
+        .cloned()?;
+    item.get("connection_id")
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+}
+
+/// The recordings bucket's prefix of a tenant's connection.
+pub fn object_prefix(tenant: &str, connection_id: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(tenant.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("tenants/{hex}/{connection_id}/")
+}
+
+/// Every object version (and delete marker) under `prefix` in the recordings bucket.
+pub async fn bucket_versions(prefix: &str) -> Vec<String> {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let answer = s3
+        .list_object_versions()
+        .bucket(stack_env("ZOOM_RECORDINGS_BUCKET"))
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list object versions");
+    let versions = answer
+        .versions()
+        .iter()
+        .filter_map(|v| v.key().map(str::to_owned));
+    let markers = answer
+        .delete_markers()
+        .iter()
+        .filter_map(|m| m.key().map(|k| format!("{k} (delete marker)")));
+    versions.chain(markers).collect()
 }
 
 /// Every item of the table, as JSON-ish text per item.

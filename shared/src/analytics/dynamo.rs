@@ -1,5 +1,5 @@
 //! The DynamoDB adapter of analytics, in the owner's namespace: the idempotency claim
-//! `pk=EVENT#{ns}#{dedup}`; an instance's state `DATA#{ns}` / `INSTANCE#{uuid}#META` and its
+//! `DATA#{ns}` / `EVENT#{dedup}`; an instance's state `DATA#{ns}` / `INSTANCE#{uuid}#META` and its
 //! points `INSTANCE#{uuid}#POINT#{dedup}`; per-day aggregates `ANALYTICS#{ns}` / `DAY#{date}`,
 //! per host `HOSTANALYTICS#{ns}` / `DAY#{date}#HOST#{host}`, recent meetings `ANALYTICS#{ns}` /
 //! `RECENT#{end}#{uuid}`; deauthorization records `COMPLIANCE#{user}`.
@@ -52,13 +52,12 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
     crate::store::item::text(item, name).unwrap_or_default()
 }
 
+/// An event's idempotency claim lives in its owner's data partition, so the purge of a
+/// connection removes its claims too.
 fn claim_key(owner: &Owner, dedup: &str) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        (
-            "pk".to_owned(),
-            s(format!("EVENT#{}#{dedup}", owner.namespace())),
-        ),
-        ("sk".to_owned(), s("IDEMPOTENCY")),
+        ("pk".to_owned(), s(owner.data_pk())),
+        ("sk".to_owned(), s(format!("EVENT#{dedup}"))),
     ])
 }
 
