@@ -33,7 +33,8 @@ template: bootstrap
 	$(VENV)/bin/python tools/stack/check_openapi.py
 
 # The moto wrapper's changes against moto's own semantics: every Query = a Scan, SQS
-# receive/delete/counts/delay (tools/stack/check_moto.py).
+# receive/delete/counts/delay, and its per-function IAM decisions and denial shapes
+# (tools/stack/check_moto.py).
 emulator: bootstrap
 	$(VENV)/bin/python tools/stack/check_moto.py
 

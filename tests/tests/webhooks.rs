@@ -83,7 +83,11 @@ async fn post_webhook(api: &str, body: &str, timestamp: i64, secret: &str) -> An
 
 #[tokio::test]
 async fn rejected_deliveries_enqueue_nothing() {
-    let queue = create_queue(&format!("e2e-intake-{}", free_port())).await;
+    let queue = create_queue(&stand_in(
+        "ZOOM_EVENTS_QUEUE_URL",
+        &format!("intake-{}", free_port()),
+    ))
+    .await;
     let watch = ExtraWatch::start(&[("ZOOM_EVENTS_QUEUE_URL", &queue)], "/api/zoom/health").await;
     let secret = env("ZOOM_WEBHOOK_SECRET_TOKEN");
     let body =
@@ -212,7 +216,13 @@ async fn drained(queue: &str) {
 
 #[tokio::test]
 async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
-    let env = isolated_pipeline(&[], &[], &format!("e2e-events-{}", free_port()), true).await;
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
     let tenant = unique("day");
     connect(&env.watch.api, &tenant).await;
     let account = env.sim.get("account").await;
@@ -345,7 +355,7 @@ async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
     let env = isolated_pipeline(
         &[],
         &[("ZOOM_FAULT_CRASH_AFTER_CLAIM", "meeting.started")],
-        &format!("e2e-events-{}", free_port()),
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
         true,
     )
     .await;
@@ -419,7 +429,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_su
                 .cloned()
         })
         .expect("arn");
-    let name = format!("e2e-poison-{port}");
+    let name = stand_in("ZOOM_EVENTS_QUEUE_URL", &format!("poison-{port}"));
     sqs.create_queue()
         .queue_name(&name)
         .attributes(
@@ -486,7 +496,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_su
 
 #[tokio::test]
 async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
-    let name = format!("e2e-late-{}", free_port());
+    let name = stand_in("ZOOM_EVENTS_QUEUE_URL", &format!("late-{}", free_port()));
     let env = isolated_pipeline(
         &[("ZOOM_SIM_WEBHOOK_RETRY_DELAYS_MS", "3000,3000,3000")],
         &[],
@@ -552,7 +562,13 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
 
 #[tokio::test]
 async fn app_deauthorized_deletes_the_tenant_and_records_it() {
-    let env = isolated_pipeline(&[], &[], &format!("e2e-events-{}", free_port()), true).await;
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
     let tenant = unique("deauth");
     connect(&env.watch.api, &tenant).await;
     let user = env.sim.get("account").await["authorizing_user"]["id"]

@@ -13,17 +13,32 @@ Starts the wrapper on a free port, then runs a seeded random sequence of PutItem
 are cancelled by a failed condition. After every step, each Query (on the table by partition,
 on the index by its key, forwards and backwards, with and without a page limit) must return
 exactly the items a full Scan says match: the same as moto's unpatched Query would.
+
+IAM: a principal registered with POST /_zoom/iam is allowed exactly its statements, as AWS
+decides them (DynamoDB per item of a transaction and against the index a Query names, SQS over
+the JSON and the query protocol, S3 path- and virtual-host-style, presigned URLs, DeleteObjects
+per key, a test's stand-in resource as the resource it stands in for); each denial has the shape
+the SDKs parse as AccessDenied; other keys are unrestricted; every decision is in the audit log.
 """
 
+import http.client
+import json
 import os
 import random
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,11 +53,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(port):
+def start(port, audit):
     server = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=None if os.environ.get("CHECK_MOTO_DEBUG") else subprocess.DEVNULL,
+        env={**os.environ, "ZOOM_IAM_AUDIT_LOG": audit},
     )
     deadline = time.time() + 30
     while True:
@@ -150,10 +166,172 @@ def check_sqs(port):
     print(f"check_moto: SQS {len(sent)} messages received, deleted once each, queue empty")
 
 
+def denied(call, status):
+    """Asserts `call` fails as AWS's implicit deny does (the code the SDKs parse, the status)."""
+    try:
+        call()
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        assert code in ("AccessDenied", "AccessDeniedException", "403"), error.response
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == status, error.response
+        return
+    raise AssertionError("allowed, but the principal has no grant for it")
+
+
+def check_iam(port, audit):
+    endpoint = f"http://127.0.0.1:{port}"
+
+    def clients(key):
+        return [boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                             aws_access_key_id=key, aws_secret_access_key="secret")
+                for service in ("dynamodb", "sqs", "s3")]
+
+    db, sqs, s3 = clients("test")
+    table, bucket = "check-iam", "check-iam-bucket"
+    db.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "gsi1pk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}]}])
+    table_arn = db.describe_table(TableName=table)["Table"]["TableArn"]
+    queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"]
+              for name in ("check-iam-q", "check-iam-q-own-1", "check-iam-other")}
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queues["check-iam-q"], AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="other/x", Body=b"x")
+    registration = {
+        "principals": {"fn": {"statements": [
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem",
+                                           "dynamodb:BatchWriteItem"], "Resource": [table_arn]},
+            {"Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": [f"{table_arn}/index/gsi1"]},
+            {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [queue_arn]},
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                                           "s3:DeleteObject"], "Resource": [f"arn:aws:s3:::{bucket}/tenants/*"]},
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket}"]},
+        ]}},
+        "stand_ins": [table_arn, queue_arn, f"arn:aws:s3:::{bucket}"],
+    }
+    request = urllib.request.Request(f"{endpoint}/_zoom/iam", data=json.dumps(registration).encode(), method="POST")
+    urllib.request.urlopen(request, timeout=10)
+    db, sqs, s3 = clients("fn")
+
+    # DynamoDB: the action on the table, or on the index a Query names; transactions per item.
+    item = {"pk": {"S": "a"}, "gsi1pk": {"S": "g"}}
+    db.put_item(TableName=table, Item=item)
+    db.get_item(TableName=table, Key={"pk": {"S": "a"}})
+    denied(lambda: db.update_item(TableName=table, Key={"pk": {"S": "a"}}, UpdateExpression="SET v = :v",
+                                  ExpressionAttributeValues={":v": {"S": "1"}}), 400)
+    db.query(TableName=table, IndexName="gsi1", KeyConditionExpression="gsi1pk = :g",
+             ExpressionAttributeValues={":g": {"S": "g"}})
+    denied(lambda: db.query(TableName=table, KeyConditionExpression="pk = :a",
+                            ExpressionAttributeValues={":a": {"S": "a"}}), 400)
+    db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "b"}}}},
+        {"ConditionCheck": {"TableName": table, "Key": {"pk": {"S": "a"}},
+                            "ConditionExpression": "attribute_exists(pk)"}}])
+    denied(lambda: db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": {"pk": {"S": "c"}}}},
+        {"Update": {"TableName": table, "Key": {"pk": {"S": "a"}}, "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "1"}}}}]), 400)
+    assert "Item" not in db.get_item(TableName=table, Key={"pk": {"S": "c"}}), "a denied transaction wrote"
+    db.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": "d"}}}}]})
+    denied(lambda: db.describe_table(TableName=table), 400)
+    # A stand-in (`<name>-<suffix>`) is checked as the resource it stands in for.
+    denied(lambda: db.get_item(TableName="other-table", Key={"pk": {"S": "a"}}), 400)
+    try:
+        db.get_item(TableName=f"{table}-own-1", Key={"pk": {"S": "a"}})
+        raise AssertionError("a missing stand-in table was found")
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "ResourceNotFoundException", error.response
+
+    # SQS, JSON protocol (boto3) and query protocol (signed by hand).
+    sqs.send_message(QueueUrl=queues["check-iam-q"], MessageBody="m")
+    sqs.send_message(QueueUrl=queues["check-iam-q-own-1"], MessageBody="m")
+    sqs.send_message_batch(QueueUrl=queues["check-iam-q"], Entries=[{"Id": "1", "MessageBody": "m"}])
+    denied(lambda: sqs.send_message(QueueUrl=queues["check-iam-other"], MessageBody="m"), 400)
+    denied(lambda: sqs.receive_message(QueueUrl=queues["check-iam-q"]), 400)
+
+    def query_protocol(queue):
+        body = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": queues[queue], "MessageBody": "m",
+                                       "Version": "2012-11-05"})
+        aws = AWSRequest(method="POST", url=f"{endpoint}/", data=body,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        SigV4Auth(Credentials("fn", "secret"), "sqs", "us-east-1").add_auth(aws)
+        try:
+            with urllib.request.urlopen(urllib.request.Request(
+                    aws.url, data=body.encode(), headers=dict(aws.headers), method="POST"), timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    assert query_protocol("check-iam-q")[0] == 200
+    status, body = query_protocol("check-iam-other")
+    assert status == 403 and b"<Code>AccessDenied</Code>" in body, (status, body)
+
+    # S3: object actions on the key, bucket actions on the bucket, presigned and virtual-host.
+    s3.put_object(Bucket=bucket, Key="tenants/a", Body=b"a")
+    assert s3.get_object(Bucket=bucket, Key="tenants/a")["Body"].read() == b"a"
+    s3.head_object(Bucket=bucket, Key="tenants/a")
+    denied(lambda: s3.put_object(Bucket=bucket, Key="other/a", Body=b"a"), 403)
+    denied(lambda: s3.head_object(Bucket=bucket, Key="other/x"), 403)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="tenants/big")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="tenants/big", UploadId=upload, PartNumber=1, Body=b"p" * 10)
+    denied(lambda: s3.list_parts(Bucket=bucket, Key="tenants/big", UploadId=upload), 403)
+    s3.complete_multipart_upload(Bucket=bucket, Key="tenants/big", UploadId=upload, MultipartUpload={
+        "Parts": [{"ETag": part["ETag"], "PartNumber": 1}]})
+    s3.abort_multipart_upload(Bucket=bucket, Key="tenants/big",
+                              UploadId=s3.create_multipart_upload(Bucket=bucket, Key="tenants/big")["UploadId"])
+    s3.list_objects_v2(Bucket=bucket)
+    denied(lambda: s3.list_object_versions(Bucket=bucket), 403)
+    denied(lambda: s3.list_multipart_uploads(Bucket=bucket), 403)
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "tenants/a"}, {"Key": "other/x"}]})
+    assert [d["Key"] for d in answer.get("Deleted", [])] == ["tenants/a"], answer
+    assert [(e["Key"], e["Code"]) for e in answer.get("Errors", [])] == [("other/x", "AccessDenied")], answer
+    answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "other/x"}]})
+    assert not answer.get("Deleted") and answer["Errors"][0]["Code"] == "AccessDenied", answer
+    s3.put_object(Bucket=bucket, Key="tenants/p", Body=b"p")
+    s3v4 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="fn",
+                        aws_secret_access_key="secret", config=Config(signature_version="s3v4"))
+    for presigner in (s3, s3v4):  # SigV2 (AWSAccessKeyId) and SigV4 (X-Amz-Credential) URLs
+        with urllib.request.urlopen(presigner.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": "tenants/p"}), timeout=10) as got:
+            assert got.read() == b"p"
+        try:
+            urllib.request.urlopen(presigner.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": "other/x"}), timeout=10)
+            raise AssertionError("a presigned URL outside the grant was served")
+        except urllib.error.HTTPError as error:
+            assert error.code == 403 and b"<Code>AccessDenied</Code>" in error.read()
+    authorization = "AWS4-HMAC-SHA256 Credential=fn/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+    for key, want in (("tenants/p", 200), ("other/x", 403)):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", f"/{key}", headers={"Host": f"{bucket}.s3.amazonaws.com",
+                                                      "Authorization": authorization,
+                                                      "x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        assert connection.getresponse().status == want, f"virtual-host GET {key}"
+        connection.close()
+
+    # Any other key is unrestricted, and is not audited.
+    clients("test")[0].update_item(TableName=table, Key={"pk": {"S": "a"}}, UpdateExpression="SET v = :v",
+                                   ExpressionAttributeValues={":v": {"S": "1"}})
+    with open(audit, encoding="utf-8") as handle:
+        decisions = [json.loads(line) for line in handle]
+    assert {d["principal"] for d in decisions} == {"fn"}, decisions
+    assert any(d["action"] == "dynamodb:UpdateItem" and not d["allowed"] for d in decisions)
+    assert any(d["action"] == "dynamodb:ConditionCheckItem" and d["allowed"] for d in decisions)
+    assert any(d.get("as") == queue_arn and d["allowed"] for d in decisions), "the stand-in queue"
+    print(f"check_moto: IAM {len(decisions)} decisions, {sum(not d['allowed'] for d in decisions)} denials as "
+          "AWS answers them, other keys unrestricted")
+
+
 def main():
     port = free_port()
-    server = start(port)
+    audit = tempfile.NamedTemporaryFile(prefix="check-moto-iam-", suffix=".jsonl", delete=False).name
+    server = start(port, audit)
     try:
+        check_iam(port, audit)
         check_sqs(port)
         db = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")
@@ -214,6 +392,7 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=10)
+        os.unlink(audit)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,26 @@ resource that exists is left as it is.
 Prints, one per line, the KEY=VALUE environment the functions get for every variable that
 the template wires to one of these resources with !Ref (table name, queue URL, bucket).
 
+Least privilege, locally (the emulator is tools/stack/moto_server.py): with --iam-policies,
+each AWS::Serverless::Function's inline Policies statements are resolved to the ARNs of the
+resources created here (!GetAtt X.Arn, !Ref X, !Sub "${X.Arn}/..."), registered with the
+emulator (POST /_zoom/iam) under the function's binary (Metadata.BuildProperties.Binary) and
+written to that file for tools/stack/check_iam.py. Every created resource may also be stood in
+for by a test's own copy named `<its name>-<suffix>` (a test's own events queue, say), which
+the emulator checks as the resource itself; what the template grants is not widened. With
+--iam-env-dir, each function's credentials (access key id = its binary's name) are written to
+DIR/<binary>.env, the file its crate's [package.metadata.lambda.watch] env_file names.
+
 Usage: provision.py --template template.yaml --prefix zoom-local [--env-out FILE]
+                    [--iam-policies FILE] [--iam-env-dir DIR]
 """
 
 import argparse
 import json
+import os
 import re
 import sys
+import urllib.request
 
 import boto3
 import yaml
@@ -58,6 +71,9 @@ class Provisioner:
         self.s3 = boto3.client("s3", region_name=region)
         self.refs = {}  # logical id -> value of !Ref
         self.arns = {}  # logical id -> Arn attribute
+        # moto's account (every key that is not 12 digits maps to it) and the partition.
+        self.pseudo = {"AWS::Region": region, "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+                       "AWS::URLSuffix": "amazonaws.com"}
 
     def name(self, logical_id):
         return f"{self.prefix}-{kebab(logical_id)}"
@@ -144,6 +160,63 @@ class Provisioner:
             self.refs[logical_id] = name
             self.arns[logical_id] = f"arn:aws:s3:::{name}"
 
+    def resource_arn(self, value):
+        """(ARN, the template's text for it) of a policy statement's Resource entry."""
+        if isinstance(value, str):
+            return value, value
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            return self.resolve(value), "!GetAtt " + ".".join(value["Fn::GetAtt"])
+        if isinstance(value, dict) and "Ref" in value:
+            return self.refs[value["Ref"]], f"!Ref {value['Ref']}"
+        if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+            text = value["Fn::Sub"]
+
+            def variable(match):
+                name = match.group(1)
+                if name.startswith("!"):
+                    return "${" + name[1:] + "}"
+                logical_id, _, attribute = name.partition(".")
+                if attribute == "Arn" and logical_id in self.arns:
+                    return self.arns[logical_id]
+                if not attribute and name in self.pseudo:
+                    return self.pseudo[name]
+                if not attribute and name in self.refs:
+                    return self.refs[name]
+                raise SystemExit(f"provision: cannot resolve ${{{name}}} in a policy resource: {text}")
+
+            return re.sub(r"\$\{([^}]+)\}", variable, text), f'!Sub "{text}"'
+        raise SystemExit(f"provision: unsupported policy resource {value!r}")
+
+    def policies(self):
+        """Binary -> its function's statements, resolved, and the queues of its SQS events."""
+        principals = {}
+        for logical_id, resource in self.of_type("AWS::Serverless::Function"):
+            binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
+            if not binary:
+                raise SystemExit(f"provision: {logical_id} names no Metadata.BuildProperties.Binary")
+            props = resource.get("Properties", {})
+            statements = []
+            for policy in props.get("Policies", []) or []:
+                if not isinstance(policy, dict) or "Statement" not in policy:
+                    raise SystemExit(f"provision: {logical_id}: only inline policy documents are enforced "
+                                     f"locally, not {policy!r}")
+                for statement in listed(policy["Statement"]):
+                    unknown = set(statement) - {"Sid", "Effect", "Action", "Resource"}
+                    if unknown:
+                        raise SystemExit(f"provision: {logical_id}: statement keys {sorted(unknown)} are not "
+                                         "enforced locally")
+                    resolved = [self.resource_arn(r) for r in listed(statement["Resource"])]
+                    statements.append({
+                        "Effect": statement["Effect"],
+                        "Action": listed(statement["Action"]),
+                        "Resource": [arn for arn, _ in resolved],
+                        "Source": [text for _, text in resolved],
+                    })
+            queues = [self.resolve(event["Properties"]["Queue"])
+                      for event in (props.get("Events") or {}).values() if event.get("Type") == "SQS"]
+            principals[binary] = {"function": logical_id, "statements": statements, "event_source_queues": queues}
+        return principals
+
     def environment(self):
         """Variables wired to a created resource with !Ref, from Globals and every function."""
         sources = [self.template.get("Globals", {}).get("Function", {})]
@@ -156,12 +229,51 @@ class Provisioner:
         return env
 
 
+def listed(value):
+    return value if isinstance(value, list) else [value]
+
+
+def write_atomically(path, text):
+    """So a function spawned meanwhile reads the old file or the new one, never half of one."""
+    with open(f"{path}.tmp-{os.getpid()}", "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(f"{path}.tmp-{os.getpid()}", path)
+
+
+def register(provisioner, path):
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint:
+        raise SystemExit("provision: --iam-policies registers with the emulator: AWS_ENDPOINT_URL is not set")
+    document = {"principals": provisioner.policies(), "stand_ins": sorted(provisioner.arns.values())}
+    request = urllib.request.Request(f"{endpoint.rstrip('/')}/_zoom/iam", data=json.dumps(document).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            registered = json.load(answer)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"provision: {endpoint} did not take the functions' policies (not our emulator?): {error}")
+    if set(registered.get("principals", {})) != set(document["principals"]):
+        raise SystemExit(f"provision: {endpoint} did not register the functions' policies (not our emulator?)")
+    write_atomically(path, json.dumps(document, indent=2) + "\n")
+
+
+def write_credentials(provisioner, directory):
+    os.makedirs(directory, exist_ok=True)
+    for binary in provisioner.policies():
+        # The same text on every run: stacks running side by side share these files.
+        write_atomically(os.path.join(directory, f"{binary}.env"),
+                         f"AWS_ACCESS_KEY_ID={binary}\nAWS_SECRET_ACCESS_KEY=local-{binary}\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default="template.yaml")
     parser.add_argument("--prefix", default="zoom-local")
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--env-out", help="also write the environment to this file")
+    parser.add_argument("--iam-policies", help="register each function's resolved statements with the emulator "
+                        "and write them to this file")
+    parser.add_argument("--iam-env-dir", help="write each function's credentials to DIR/<binary>.env")
     args = parser.parse_args()
 
     with open(args.template, encoding="utf-8") as handle:
@@ -171,6 +283,10 @@ def main():
     provisioner.queues()
     provisioner.buckets()
     lines = [f"{k}={v}" for k, v in sorted(provisioner.environment().items())]
+    if args.iam_policies:
+        register(provisioner, args.iam_policies)
+    if args.iam_env_dir:
+        write_credentials(provisioner, args.iam_env_dir)
     if args.env_out:
         with open(args.env_out, "w", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")

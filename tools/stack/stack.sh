@@ -89,13 +89,26 @@ start_stack() {
     export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
     export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port"
     log "moto server on $AWS_ENDPOINT_URL"
-    start "$STATE/moto-$prefix.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
+    : > "$STATE/iam-$prefix.jsonl"
+    ZOOM_IAM_AUDIT_LOG="$STATE/iam-$prefix.jsonl" \
+      start "$STATE/moto-$prefix.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
     wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
+    STACK_OWN_EMULATOR=1
   else
     log "using the AWS endpoint already set: $AWS_ENDPOINT_URL"
   fi
+  # Least privilege, locally: in our emulator each function signs with its own key (the file its
+  # crate's [package.metadata.lambda.watch] env_file names) and is allowed exactly what
+  # template.yaml grants it; decisions go to .stack/iam-PREFIX.jsonl (tools/stack/check_iam.py).
+  # Against another AWS endpoint there are no such files: the credentials already set are used.
+  local iam=()
+  if [[ -n "${STACK_OWN_EMULATOR:-}" ]]; then
+    iam=(--iam-policies "$STATE/iam-$prefix.json" --iam-env-dir "$STATE/iam")
+  else
+    rm -rf "$STATE/iam"
+  fi
   "$VENV/bin/python" tools/stack/provision.py --template template.yaml --prefix "$prefix" \
-    --env-out "$STATE/$prefix.env" > /dev/null
+    --env-out "$STATE/$prefix.env" "${iam[@]}" > /dev/null
   export ZOOM_STACK_ENV_FILE="$STATE/$prefix.env"
   export ZOOM_REDIRECT_URI=${ZOOM_REDIRECT_URI:-http://localhost:$watch_port/api/auth/zoom/callback}
   # The simulator and the functions share the OAuth app and webhook secret.
@@ -163,7 +176,7 @@ case "${1:-}" in
     trap 'stop_all' EXIT
     start_stack 4566 9000 9100 zoom-local
     log "ready: curl http://127.0.0.1:9000/api/zoom/health   (Ctrl-C stops everything)"
-    log "logs: $STATE/*.log"
+    log "logs: $STATE/*.log; each function's AWS decisions: $STATE/iam-zoom-local.jsonl"
     tail -n +1 -f "$STATE/watch-zoom-local.log" &
     PIDS+=("$!")
     wait
@@ -190,6 +203,14 @@ case "${1:-}" in
     # Captured-log check over the whole run: no credential the simulator issued, and no secret
     # of the stack, appears in any log line of the functions.
     "$VENV/bin/python" tools/stack/check_logs.py --sim "${ZOOM_SIM_URL:-}" "$STATE"/watch-e2e-$$.log || status=1
+    # Least privilege over the run: no request of a function was denied, and (the whole suite,
+    # ZOOM_IAM_STRICT=1 by default) every grant of template.yaml was used.
+    if [[ -f "$STATE/iam-e2e-$$.json" ]]; then
+      full=()
+      [[ $# -eq 0 && -z "${E2E_PACKAGES:-}" ]] && full=(--full)
+      "$VENV/bin/python" tools/stack/check_iam.py --policies "$STATE/iam-e2e-$$.json" \
+        --audit "$STATE/iam-e2e-$$.jsonl" "${full[@]}" || status=1
+    fi
     exit $status
     ;;
   load)
@@ -206,7 +227,9 @@ case "${1:-}" in
     moto_port=$(free_port)
     proxy_port=$(free_port)
     log "moto server on 127.0.0.1:$moto_port, behind the proxy on 127.0.0.1:$proxy_port"
-    start "$STATE/moto-load-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
+    : > "$STATE/iam-load-$$.jsonl"
+    ZOOM_IAM_AUDIT_LOG="$STATE/iam-load-$$.jsonl" \
+      start "$STATE/moto-load-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
     wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
     start "$STATE/proxy-load-$$.log" "$ROOT/target/debug/zoom-load" proxy "127.0.0.1:$proxy_port" "127.0.0.1:$moto_port"
     export ZOOM_LOAD_PROXY_PID=${PIDS[-1]}
@@ -215,7 +238,9 @@ case "${1:-}" in
     # As in AWS: 4 meeting groups at once per processor invocation, several pollers (moto's
     # DynamoDB requests are isolated by tools/stack/moto_server.py).
     export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-4} POLLER_CONCURRENCY=${POLLER_CONCURRENCY:-4}
-    WATCH_ARGS=${WATCH_ARGS:---concurrency 50 --ignore-changes} start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
+    # The endpoint is the proxy, but the emulator behind it is ours: least privilege applies.
+    STACK_OWN_EMULATOR=1 WATCH_ARGS=${WATCH_ARGS:---concurrency 50 --ignore-changes} \
+      start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
     "$ROOT/target/debug/zoom-load" run "$@"
     ;;
