@@ -6,8 +6,11 @@
 2. Only the routes the contract exempts (webhooks, health, config, browser callback) have
    `Authorizer: NONE`; every other route uses the default JWT authorizer.
 3. No function policy uses a `*` action or a `*` resource.
+4. Every function's crate names `.stack/iam/<binary>.env` as its cargo lambda watch env_file,
+   so locally it signs with its own credentials and gets exactly its grants.
 """
 
+import glob
 import sys
 import tomllib
 
@@ -34,11 +37,21 @@ def main():
         router = tomllib.load(handle)["workspace"]["metadata"]["lambda"]["watch"]["router"]
     problems = []
     template_routes = {}
+    env_files = {}  # binary -> the env_file its crate's watch metadata names
+    for manifest in glob.glob("functions/*/Cargo.toml"):
+        with open(manifest, "rb") as handle:
+            crate = tomllib.load(handle)
+        env_file = crate.get("package", {}).get("metadata", {}).get("lambda", {}).get("watch", {}).get("env_file")
+        for target in crate.get("bin", []):
+            env_files[target["name"]] = env_file
     for logical_id, resource in template["Resources"].items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         binary = resource.get("Metadata", {}).get("BuildProperties", {}).get("Binary")
         props = resource.get("Properties", {})
+        if env_files.get(binary) != f".stack/iam/{binary}.env":
+            problems.append(f"{logical_id}: the crate of {binary} does not set [package.metadata.lambda.watch] "
+                            f'env_file = ".stack/iam/{binary}.env" (its own credentials locally)')
         for name, event in props.get("Events", {}).items():
             if event.get("Type") != "HttpApi":
                 continue
