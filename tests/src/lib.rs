@@ -597,6 +597,35 @@ pub async fn connect(api: &str, tenant: &str) -> String {
         .to_owned()
 }
 
+/// The ids of the simulator's first `n` users (user 0 is the account owner), read through the
+/// admin API; the authorizing user is set back to 0.
+pub async fn sim_users(sim: &SimProcess, n: usize) -> Vec<String> {
+    let mut users = Vec::new();
+    for index in 0..n {
+        sim.post("config", json!({"authorizing_user": index})).await;
+        let account = sim.get("account").await;
+        users.push(
+            account["authorizing_user"]["id"]
+                .as_str()
+                .expect("user id")
+                .to_owned(),
+        );
+    }
+    sim.post("config", json!({"authorizing_user": 0})).await;
+    users
+}
+
+/// The ids of the simulator's meetings hosted by `host`.
+pub async fn meetings_of(sim: &SimProcess, host: &str) -> Vec<i64> {
+    sim.get("account").await["meetings"]
+        .as_array()
+        .expect("meetings")
+        .iter()
+        .filter(|m| m["host_id"] == host)
+        .filter_map(|m| m["id"].as_i64())
+        .collect()
+}
+
 /// The `name=value` of the browser-binding cookie an authorize answer sets.
 pub fn browser_cookie(authorize: &Answer) -> String {
     let set_cookie = authorize

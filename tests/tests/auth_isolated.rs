@@ -271,14 +271,33 @@ async fn server_to_server_mode_uses_account_credentials() {
     )
     .await;
     let tenant = unique("s2s");
-    let answer = verify(&env.watch.api, &tenant).await;
+    // A Server-to-Server tenant is bound by its JWT (here: the account-wide role).
+    let status = |tenant: &str| {
+        send(
+            client()
+                .get(format!(
+                    "{}/api/zoom/connection-status?verify=true",
+                    env.watch.api
+                ))
+                .bearer_auth(jwt_with(tenant, json!({"zoom_scope": "account"}))),
+        )
+    };
+    let answer = status(&tenant).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     let body = answer.json();
     assert_eq!(body["oauth_mode"], "server_to_server");
+    assert_eq!(body["reach"], "account");
     assert_eq!(body["verified"]["ok"], true);
-    // Cached and shared: a second call asks Zoom for no new token.
-    verify(&env.watch.api, &unique("s2s-other")).await;
+    // Cached and shared: a second tenant's call asks Zoom for no new token.
+    status(&unique("s2s-other")).await;
     assert_eq!(env.sim.get("stats").await["tokens_issued"], 1);
+    // A JWT that names no binding is refused with the reason.
+    let unbound = verify(&env.watch.api, &unique("s2s-unbound")).await;
+    assert!(
+        unbound.problem(403)["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("zoom_user"))
+    );
     let authorize = send(
         client()
             .get(format!("{}/api/zoom/auth/authorize", env.watch.api))

@@ -223,23 +223,17 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
         true,
     )
     .await;
-    let tenant = unique("day");
+    // Two tenants: A connected as user 0, B as user 1 of the same account. Events are routed by
+    // host: A's meetings count only for A, B's only for B.
+    let users = sim_users(&env.sim, 2).await;
+    let (host_a, host_b) = (users[0].clone(), users[1].clone());
+    let (tenant, tenant_b) = (unique("day"), unique("day-b"));
     connect(&env.watch.api, &tenant).await;
-    let account = env.sim.get("account").await;
-    let meetings = account["meetings"].as_array().expect("meetings").clone();
-    // Two meetings of one host (A) and one of another (B).
-    let host_a = meetings[0]["host_id"].as_str().expect("host").to_owned();
-    let of_a: Vec<i64> = meetings
-        .iter()
-        .filter(|m| m["host_id"] == host_a.as_str())
-        .filter_map(|m| m["id"].as_i64())
-        .collect();
-    let other = meetings
-        .iter()
-        .find(|m| m["host_id"] != host_a.as_str())
-        .expect("another host");
-    let host_b = other["host_id"].as_str().expect("host").to_owned();
-    let (m1, m2, m3) = (of_a[0], other["id"].as_i64().expect("id"), of_a[1]);
+    env.sim.post("config", json!({"authorizing_user": 1})).await;
+    connect(&env.watch.api, &tenant_b).await;
+    env.sim.post("config", json!({"authorizing_user": 0})).await;
+    let of_a = meetings_of(&env.sim, &host_a).await;
+    let (m1, m2, m3) = (of_a[0], meetings_of(&env.sim, &host_b).await[0], of_a[1]);
     let host_of = |i: usize| {
         if i == 0 {
             host_a.clone()
@@ -287,19 +281,21 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
     all_delivered(&env.sim, events).await;
     let date = date_of(day);
     let query = format!("from={date}&to={date}");
+    // A: M1 and M3 (45 + 20 minutes; a 30, b 30, f 15 participant minutes; peak 2).
     let expect = |body: &Value| {
         let s = &body["summary"];
-        s["meetings_started"] == 3
-            && s["meetings_completed"] == 3
-            && s["total_meeting_minutes"] == 115
-            && s["participant_joins"] == 6
-            && s["participant_minutes"] == 150
-            && s["peak_concurrent_participants"] == 3
+        s["meetings_started"] == 2
+            && s["meetings_completed"] == 2
+            && s["total_meeting_minutes"] == 65
+            && s["participant_joins"] == 3
+            && s["participant_minutes"] == 75
+            && s["peak_concurrent_participants"] == 2
     };
     let body = until(&env.watch.api, &tenant, &query, expect).await;
-    assert_eq!(body["summary"]["average_duration_minutes"], 38.3);
+    assert_eq!(body["summary"]["average_duration_minutes"], 32.5);
     assert_eq!(body["daily"].as_array().map(Vec::len), Some(1));
     let top = body["top_hosts"].as_array().expect("top hosts");
+    assert_eq!(top.len(), 1, "only A's own host: {top:?}");
     assert_eq!(top[0]["host_id"], host_of(0).as_str());
     assert_eq!(
         (
@@ -308,20 +304,13 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
         ),
         (json!(2), json!(65))
     );
-    assert_eq!(
-        (
-            top[1]["meetings_completed"].clone(),
-            top[1]["total_meeting_minutes"].clone()
-        ),
-        (json!(1), json!(50))
-    );
     let recent: Vec<i64> = body["recent_meetings"]
         .as_array()
         .expect("recent")
         .iter()
         .filter_map(|m| m["meeting_id"].as_i64())
         .collect();
-    assert_eq!(recent, vec![m3, m2, m1], "most recently ended first");
+    assert_eq!(recent, vec![m3, m1], "most recently ended first, only A's");
     let by_host = analytics(
         &env.watch.api,
         &tenant,
@@ -329,8 +318,28 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
     )
     .await
     .json();
-    assert_eq!(by_host["summary"]["meetings_completed"], 1);
-    assert_eq!(by_host["summary"]["peak_concurrent_participants"], 3);
+    assert_eq!(
+        by_host["summary"]["meetings_completed"], 0,
+        "B's meeting is not in A's analytics"
+    );
+    // B: M2 only (50 minutes; c 20, d 25, e 30 participant minutes; peak 3).
+    let expect_b = |body: &Value| {
+        let s = &body["summary"];
+        s["meetings_started"] == 1
+            && s["meetings_completed"] == 1
+            && s["total_meeting_minutes"] == 50
+            && s["participant_joins"] == 3
+            && s["participant_minutes"] == 75
+            && s["peak_concurrent_participants"] == 3
+    };
+    let body_b = until(&env.watch.api, &tenant_b, &query, expect_b).await;
+    let recent_b: Vec<i64> = body_b["recent_meetings"]
+        .as_array()
+        .expect("recent")
+        .iter()
+        .filter_map(|m| m["meeting_id"].as_i64())
+        .collect();
+    assert_eq!(recent_b, vec![m2]);
 
     // Every event delivered twice more, byte for byte: nothing changes.
     env.sim.post("webhooks/resend", json!({})).await;
@@ -342,6 +351,8 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
         again["summary"], body["summary"],
         "redeliveries are counted once"
     );
+    let again_b = analytics(&env.watch.api, &tenant_b, &query).await.json();
+    assert_eq!(again_b["summary"], body_b["summary"], "and once for B");
 
     // Another tenant sees none of it.
     let other = analytics(&env.watch.api, &unique("stranger"), &query)
@@ -361,9 +372,8 @@ async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
     .await;
     let tenant = unique("crash");
     connect(&env.watch.api, &tenant).await;
-    let id = env.sim.get("account").await["meetings"][0]["id"]
-        .as_i64()
-        .expect("id");
+    let me = sim_users(&env.sim, 1).await.remove(0);
+    let id = meetings_of(&env.sim, &me).await[0];
     let start = now() - 600;
     let at = iso(start);
     env.sim
@@ -444,10 +454,14 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_su
     connect(&env.watch.api, &tenant).await;
     let account = env.sim.get("account").await;
     let account_id = account["account_id"].as_str().expect("account").to_owned();
+    let host = account["authorizing_user"]["id"]
+        .as_str()
+        .expect("host")
+        .to_owned();
     let start = now() - 3600;
     let good = |uuid: &str, id: i64| {
         json!({"event": "meeting.started", "event_ts": start * 1000, "payload": {"account_id": account_id, "object": {
-            "id": id.to_string(), "uuid": uuid, "host_id": "h", "topic": "t", "type": 2, "start_time": iso(start), "duration": 30}}})
+            "id": id.to_string(), "uuid": uuid, "host_id": host, "topic": "t", "type": 2, "start_time": iso(start), "duration": 30}}})
         .to_string()
     };
     let entries = [
@@ -506,9 +520,8 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
     .await;
     let tenant = unique("sqsdown");
     connect(&env.watch.api, &tenant).await;
-    let id = env.sim.get("account").await["meetings"][0]["id"]
-        .as_i64()
-        .expect("id");
+    let me = sim_users(&env.sim, 1).await.remove(0);
+    let id = meetings_of(&env.sim, &me).await[0];
     let start = now() - 600;
     let at = iso(start);
     env.sim
@@ -621,6 +634,9 @@ async fn analytics_input_is_validated_and_needs_a_caller() {
     send(client().get(format!("{}/api/zoom/analytics/meetings", api())))
         .await
         .problem(401);
+    // Valid input from a tenant that never connected: nothing is its own yet.
+    analytics(&api(), &tenant, "").await.problem(409);
+    connect(&api(), &tenant).await;
     let empty = analytics(&api(), &tenant, "").await;
     assert_eq!(empty.status, 200);
     assert_eq!(

@@ -31,7 +31,7 @@ use zoom_shared::connections::resolve::OwnerResolver;
 use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::{flag, json_body, query};
 use zoom_shared::http::serve::Handler;
-use zoom_shared::http::{ApiError, CallerAuth, FieldError, Matched, Router, json};
+use zoom_shared::http::{ApiError, Caller, CallerAuth, FieldError, Matched, Router, json};
 use zoom_shared::meetings::validate;
 use zoom_shared::meetings::view::{Meeting, MeetingStatus};
 use zoom_shared::meetings::{MeetingStore, StoredMeeting};
@@ -115,17 +115,22 @@ where
             ),
             Route::List | Route::Create => None,
         };
-        let owner = self.owners.resolve(&caller, deadline).await?;
+        // Each route checks its input first, then resolves the owner (no storage read or Zoom
+        // call for a request that is refused anyway).
+        let who = (&caller, deadline);
         match (matched.route, id) {
-            (Route::List, _) => self.list(&owner, &request, deadline).await,
-            (Route::Create, _) => self.create(&owner, &request, deadline).await,
-            (Route::Get, Some(id)) => self.get(&owner, id, &request, deadline).await,
-            (Route::Update, Some(id)) => self.update(&owner, id, &request, deadline).await,
-            (Route::Delete, Some(id)) => self.delete(&owner, id, &request, deadline).await,
+            (Route::List, _) => self.list(who, &request).await,
+            (Route::Create, _) => self.create(who, &request).await,
+            (Route::Get, Some(id)) => self.get(who, id, &request).await,
+            (Route::Update, Some(id)) => self.update(who, id, &request).await,
+            (Route::Delete, Some(id)) => self.delete(who, id, &request).await,
             _ => Err(ApiError::Internal("route without its meeting id".into())),
         }
     }
 }
+
+/// The caller and the request's deadline.
+type Who<'a> = (&'a Caller, Instant);
 
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no meeting {id} for this tenant"))
@@ -153,9 +158,8 @@ where
     /// stored and cached).
     async fn list(
         &self,
-        owner: &Owner,
+        (caller, deadline): Who<'_>,
         request: &Request,
-        deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let mut errors = Vec::new();
         let kind = query(request, "type").unwrap_or_else(|| "scheduled".into());
@@ -181,6 +185,7 @@ where
         let (Some(page_size), Some(user), true) = (page_size, user, errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
+        let owner = &self.owners.resolve(caller, deadline).await?;
         let user = addressed_user(owner, Some(&user))?;
         let mut path = format!(
             "/users/{}/meetings?type={kind}&page_size={page_size}",
@@ -256,13 +261,15 @@ where
     /// `POST /api/zoom/meetings`: validated here, created at Zoom, stored.
     async fn create(
         &self,
-        owner: &Owner,
+        (caller, deadline): Who<'_>,
         request: &Request,
-        deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let body: Value = json_body(request, validate::MAX_BODY_BYTES)?;
         let zoom_body = validate::meeting_body(&body, false).map_err(ApiError::Validation)?;
-        let user = addressed_user(owner, query(request, "user_id").as_deref())?;
+        let user = validate::user_id(query(request, "user_id").as_deref())
+            .map_err(|e| ApiError::Validation(vec![e]))?;
+        let owner = &self.owners.resolve(caller, deadline).await?;
+        let user = addressed_user(owner, Some(&user))?;
         let path = format!("/users/{}/meetings", segment(&user));
         let created: ZoomMeeting = self
             .zoom
@@ -315,13 +322,13 @@ where
     /// `GET /api/zoom/meetings/{meetingId}`.
     async fn get(
         &self,
-        owner: &Owner,
+        (caller, deadline): Who<'_>,
         id: i64,
         request: &Request,
-        deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let refresh = flag(request, "refresh")?;
         let include_start_url = flag(request, "include_start_url")?;
+        let owner = &self.owners.resolve(caller, deadline).await?;
         if !refresh
             && !include_start_url
             && let Some(stored) = self.stored(owner, id).await?
@@ -367,14 +374,14 @@ where
     /// `PATCH /api/zoom/meetings/{meetingId}`: validated, updated at Zoom, re-read, stored.
     async fn update(
         &self,
-        owner: &Owner,
+        (caller, deadline): Who<'_>,
         id: i64,
         request: &Request,
-        deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let body: Value = json_body(request, validate::MAX_BODY_BYTES)?;
         let zoom_body = validate::meeting_body(&body, true).map_err(ApiError::Validation)?;
         let occurrence = Self::occurrence(request)?;
+        let owner = &self.owners.resolve(caller, deadline).await?;
         self.authorize_change(owner, id, deadline).await?;
         self.zoom
             .send::<Value>(
@@ -393,12 +400,12 @@ where
     /// `DELETE /api/zoom/meetings/{meetingId}`: deleted at Zoom, kept here as cancelled.
     async fn delete(
         &self,
-        owner: &Owner,
+        (caller, deadline): Who<'_>,
         id: i64,
         request: &Request,
-        deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         let occurrence = Self::occurrence(request)?;
+        let owner = &self.owners.resolve(caller, deadline).await?;
         self.authorize_change(owner, id, deadline).await?;
         self.zoom
             .send::<Value>(

@@ -159,14 +159,17 @@ where
             Route::Download => Some(file_param(matched.params.get("fileId")?)?),
             _ => None,
         };
-        let owner = self.owners.resolve(&caller, deadline).await?;
         match (meeting, file) {
-            (None, _) => self.list(&owner, &request, deadline).await,
+            (None, _) => self.list(&caller, &request, deadline).await,
             (Some(meeting), None) => {
+                let owner = self.owners.resolve(&caller, deadline).await?;
                 let recording = self.recording(&owner, &meeting, deadline).await?;
                 json(StatusCode::OK, &RecordingView::from_zoom(&recording))
             }
-            (Some(meeting), Some(file)) => self.download(&owner, &meeting, &file, deadline).await,
+            (Some(meeting), Some(file)) => {
+                let owner = self.owners.resolve(&caller, deadline).await?;
+                self.download(&owner, &meeting, &file, deadline).await
+            }
         }
     }
 }
@@ -182,7 +185,7 @@ where
     /// `GET /api/zoom/recordings?from=&to=`: Zoom's one-month windows, merged newest first.
     async fn list(
         &self,
-        owner: &Owner,
+        caller: &zoom_shared::http::Caller,
         request: &Request,
         deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
@@ -203,6 +206,7 @@ where
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
+        let owner = &self.owners.resolve(caller, deadline).await?;
         let windows = monthly_windows(from, to);
         let user = owner.zoom_user_segment();
         let mut recordings: Vec<ZoomRecording> = Vec::new();

@@ -86,10 +86,12 @@ where
             ),
             Route::List => None,
         };
-        let owner = self.owners.resolve(&caller, deadline).await?;
         match user {
-            None => self.list(&owner, &request, deadline).await,
-            Some(user) => self.get(&owner, &user, deadline).await,
+            None => self.list(&caller, &request, deadline).await,
+            Some(user) => {
+                let owner = self.owners.resolve(&caller, deadline).await?;
+                self.get(&owner, &user, deadline).await
+            }
         }
     }
 }
@@ -103,7 +105,7 @@ where
     /// `GET /api/zoom/users`: one page of Zoom's list, cached per tenant and query.
     async fn list(
         &self,
-        owner: &Owner,
+        caller: &zoom_shared::http::Caller,
         request: &Request,
         deadline: tokio::time::Instant,
     ) -> Result<Response<Body>, ApiError> {
@@ -128,6 +130,7 @@ where
         let (Some(page_size), true) = (page_size, errors.is_empty()) else {
             return Err(ApiError::Validation(errors));
         };
+        let owner = &self.owners.resolve(caller, deadline).await?;
         let mut path = format!("/users?status={status}&page_size={page_size}");
         if let Some(token) = &token {
             path.push_str(&format!("&next_page_token={}", segment(token)));
