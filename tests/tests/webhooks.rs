@@ -354,11 +354,10 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
     let again_b = analytics(&env.watch.api, &tenant_b, &query).await.json();
     assert_eq!(again_b["summary"], body_b["summary"], "and once for B");
 
-    // Another tenant sees none of it.
-    let other = analytics(&env.watch.api, &unique("stranger"), &query)
+    // A tenant that never connected has nothing of its own.
+    analytics(&env.watch.api, &unique("stranger"), &query)
         .await
-        .json();
-    assert_eq!(other["summary"]["meetings_started"], 0);
+        .problem(409);
 }
 
 #[tokio::test]
