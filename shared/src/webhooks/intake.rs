@@ -261,5 +261,30 @@ mod tests {
             decide(&with_token, wrong, body, NOW),
             Decision::Unauthentic(_)
         ));
+        match decide(&with_token, headers, body, NOW) {
+            Decision::Publish(event) => assert_eq!(event.authenticated_by, "verification_token"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_deauthorization_is_never_trusted_to_the_legacy_token() {
+        let body = br#"{"event":"app_deauthorized","payload":{"account_id":"a","user_id":"u","deauthorization_time":"2026-11-27T09:00:00Z"}}"#;
+        let with_token = IntakeConfig {
+            verification_token: Some("legacy".into()),
+            ..config()
+        };
+        let headers = Delivery {
+            authorization: Some("legacy"),
+            ..Delivery::default()
+        };
+        assert!(matches!(
+            decide(&with_token, headers, body, NOW),
+            Decision::Unauthentic(VerifyError::UnsignedDeauthorization)
+        ));
+        match signed(std::str::from_utf8(body).expect("utf8")) {
+            Decision::Publish(event) => assert_eq!(event.authenticated_by, "signature"),
+            other => panic!("a signed deauthorization is published: {other:?}"),
+        }
     }
 }
