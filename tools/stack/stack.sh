@@ -155,12 +155,13 @@ start_stack() {
   export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
   # The AWS endpoint's proxy (down / stalled / up) for the tests that need a slow AWS.
   export ZOOM_LOAD_BIN="$ROOT/target/debug/zoom-load"
-  local archive_queue events_queue
+  local archive_queue events_queue purge_queue
   archive_queue=$(grep '^ZOOM_ARCHIVE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   events_queue=$(grep '^ZOOM_EVENTS_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
-  log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor"
+  purge_queue=$(grep '^ZOOM_PURGE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
+  log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor, purge jobs -> zoom-tenant-purger"
   POLLER_WATCH_URL="$ZOOM_E2E_API" POLLER_CONCURRENCY="${POLLER_CONCURRENCY:-1}" \
-    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30" \
+    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30,$purge_queue=zoom-tenant-purger=900" \
     start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
 
