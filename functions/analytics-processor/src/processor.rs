@@ -7,8 +7,9 @@
 //! Routing: an event of account A hosted by Zoom user H reaches the connections that reach H
 //! (and those with the account-wide role of A), never every tenant of the account
 //! ([`OwnerDirectory::owners_of`]). `app_deauthorized` of user U removes only U's user-OAuth
-//! connections that were made before the deauthorization, and only when the delivery was
-//! signed.
+//! connections that were made before the deauthorization. Only signed deliveries change
+//! anything: one that came with the legacy verification token (a static secret anyone who holds
+//! it could replay or forge) is acknowledged and counted, never applied.
 
 use std::collections::BTreeMap;
 
@@ -164,13 +165,11 @@ impl Processor {
         let body = message.body.as_deref().ok_or("empty message")?;
         let parsed = parse(body)?;
         let dedup = dedup_key(message, body);
+        if attribute(message, "authenticated_by") != Some("signature") {
+            self.dropped(&parsed.event, "unsigned");
+            return Ok(());
+        }
         if let ZoomEvent::Deauthorized { .. } = &parsed.event {
-            // Removing a connection is trusted only to a signed delivery (never the static
-            // legacy verification token, which anyone holding it could replay or forge).
-            if attribute(message, "authenticated_by") != Some("signature") {
-                self.dropped(&parsed.event, "unsigned_deauthorization");
-                return Ok(());
-            }
             return self.deauthorized(&parsed, &dedup).await;
         }
         let host = host_of(&parsed.event);
@@ -373,25 +372,32 @@ impl Processor {
             if owner.mode != Mode::UserOAuth || !owner.owns(user_id) {
                 continue;
             }
-            let before_connection = at_time.is_none_or(|t| t.timestamp() < connected_at);
-            if before_connection {
+            // The index may lag; the delete below decides on the item itself.
+            let Some(at) = at_time
+                .map(|t| t.timestamp())
+                .filter(|at| *at >= connected_at)
+            else {
                 tracing::info!("deauthorization older than the current connection; kept");
                 kept += 1;
                 continue;
-            }
+            };
             let job = PurgeJob {
                 owner: owner.clone(),
                 pass: 1,
                 reason: "deauthorized".into(),
             };
+            // Queued first, so a crash in between never orphans data; a purge of a connection
+            // that turns out to be current (reconnected meanwhile) is skipped by the purger.
             self.purge_queue.queue_purge(&job, 0).await?;
             if self
                 .connections
-                .delete(&owner.tenant_id, &owner.connection_id)
+                .delete_if_connected_by(&owner.tenant_id, &owner.connection_id, at)
                 .await
                 .map_err(store)?
             {
                 deleted += 1;
+            } else {
+                kept += 1;
             }
         }
         self.analytics

@@ -4,8 +4,8 @@
 //!
 //! Login CSRF (RFC 6749 §10.12, RFC 9700 §4.7): an authorize URL started by tenant M and
 //! approved in someone else's browser must not connect that person's Zoom account to M. The
-//! start therefore sets a nonce cookie on the starting browser (HttpOnly, Secure,
-//! SameSite=Lax, path of the browser callback) whose SHA-256 is stored with the state; the
+//! start therefore sets a nonce cookie on the starting browser (`__Host-`, HttpOnly, Secure,
+//! SameSite=Lax) whose SHA-256 is stored with the state; the
 //! browser callback completes only with that cookie. The API callback is bound instead by the
 //! caller's JWT: the state must be the caller's own.
 
@@ -24,8 +24,9 @@ use zoom_shared::zoom::client::ZoomClient;
 use zoom_shared::zoom::models::ZoomUser;
 use zoom_shared::zoom::oauth::{OAuthError, ZoomOAuth};
 
-/// The path the nonce cookie is sent to (the browser callback).
-pub const CALLBACK_PATH: &str = "/api/auth/zoom/callback";
+/// The cookie's attributes: `__Host-` names require `Secure`, `Path=/` and no `Domain`, so no
+/// sibling subdomain can plant or shadow it.
+const COOKIE_ATTRIBUTES: &str = "Path=/; HttpOnly; Secure; SameSite=Lax";
 
 /// Why a callback could not complete.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +95,10 @@ pub fn state_hash(state: &str) -> String {
 /// The name of the cookie that binds a state to its browser: one per flow, so two tabs can
 /// connect at once.
 pub fn cookie_name(state_hash: &str) -> String {
-    format!("zoom_connect_{}", &state_hash[..16.min(state_hash.len())])
+    format!(
+        "__Host-zoom_connect_{}",
+        &state_hash[..16.min(state_hash.len())]
+    )
 }
 
 /// The browser nonce a `Cookie` header carries for the state with `state_hash`.
@@ -148,7 +152,7 @@ impl<S: StateStore, C: ConnectionStore> ConnectFlow<S, C> {
             authorize_url: authorization.url,
             expires_in: self.state_ttl_secs,
             cookie: format!(
-                "{}={nonce}; Path={CALLBACK_PATH}; Max-Age={}; HttpOnly; Secure; SameSite=Lax",
+                "{}={nonce}; Max-Age={}; {COOKIE_ATTRIBUTES}",
                 cookie_name(&hash),
                 self.state_ttl_secs
             ),
@@ -158,7 +162,7 @@ impl<S: StateStore, C: ConnectionStore> ConnectFlow<S, C> {
     /// The `Set-Cookie` value that removes a flow's cookie.
     pub fn clear_cookie(state: &str) -> String {
         format!(
-            "{}=; Path={CALLBACK_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Lax",
+            "{}=; Max-Age=0; {COOKIE_ATTRIBUTES}",
             cookie_name(&state_hash(state))
         )
     }
@@ -276,7 +280,7 @@ mod tests {
     fn the_nonce_is_read_from_its_own_cookie_only() {
         let hash = state_hash("s1");
         let name = cookie_name(&hash);
-        let header = format!("other=1; {name}=abc; zoom_connect_0000000000000000=evil");
+        let header = format!("other=1; {name}=abc; __Host-zoom_connect_0000000000000000=evil");
         assert_eq!(
             nonce_from_cookies(Some(&header), &hash).as_deref(),
             Some("abc")

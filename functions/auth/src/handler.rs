@@ -237,7 +237,14 @@ impl AuthHandler {
             } else {
                 "zoom_error"
             };
-            return back(&format!("zoom=error&reason={reason}"));
+            let mut response = back(&format!("zoom=error&reason={reason}"));
+            if let Some(state) = query(request, "state").filter(|s| s.len() <= MAX_PARAM_LEN) {
+                set_cookie(
+                    &mut response,
+                    &ConnectFlow::<DynamoStates, DynamoConnections>::clear_cookie(&state),
+                );
+            }
+            return response;
         }
         let mut errors = Vec::new();
         let code = param(

@@ -7,6 +7,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::config::{Env, exit_on_error, vars};
+use zoom_shared::connections::DynamoConnections;
 use zoom_shared::metrics::Metrics;
 use zoom_shared::purge::DynamoPurge;
 use zoom_shared::store::Table;
@@ -22,8 +23,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         exit_on_error(FUNCTION, env.required(vars::ZOOM_RECORDINGS_BUCKET)).to_owned();
     let queue_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_PURGE_QUEUE_URL)).to_owned();
     let sdk = zoom_shared::aws::load_config().await;
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
     let purger = purger::Purger {
-        items: DynamoPurge::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name)),
+        connections: DynamoConnections::new(table.clone()),
+        items: DynamoPurge::new(table),
         bucket: Bucket::new(&sdk, bucket_name),
         queue: Queue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
         metrics: Metrics::new(FUNCTION),

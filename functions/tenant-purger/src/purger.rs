@@ -5,6 +5,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use zoom_shared::aws::{Bucket, Queue};
+use zoom_shared::connections::{ConnectionStore, DynamoConnections};
 use zoom_shared::metrics::Metrics;
 use zoom_shared::purge::{
     DynamoPurge, LATE_WRITER_DELAY_SECS, PartitionPurger, PurgeJob, PurgeQueue,
@@ -12,6 +13,8 @@ use zoom_shared::purge::{
 
 /// The purger's dependencies.
 pub struct Purger {
+    /// Connections (a job for the tenant's current connection is skipped).
+    pub connections: DynamoConnections,
     /// The table's side.
     pub items: DynamoPurge,
     /// The recordings bucket.
@@ -31,6 +34,18 @@ impl Purger {
     async fn purge(&self, message: SqsMessage) -> Result<(), String> {
         let job: PurgeJob = serde_json::from_str(message.body.as_deref().unwrap_or_default())
             .map_err(|e| format!("not a purge job: {e}"))?;
+        let current = self
+            .connections
+            .get(&job.owner.tenant_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if current.is_some_and(|c| c.connection_id == job.owner.connection_id) {
+            // The connection is live (its removal did not happen, or it was re-authorized under
+            // the same id): its data stays.
+            tracing::info!(reason = %job.reason, "purge of the current connection skipped");
+            self.metrics.count("PurgeSkipped", 1.0, &[]);
+            return Ok(());
+        }
         let items = self
             .items
             .purge_partitions(&job.owner)

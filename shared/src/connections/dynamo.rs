@@ -24,6 +24,9 @@ impl DynamoConnections {
     }
 }
 
+/// The connection id of an item written before connections had ids.
+pub const LEGACY_CONNECTION: &str = "legacy";
+
 fn connection_key(tenant: &str) -> Item {
     key(format!("TENANT#{tenant}"), "CONNECTION")
 }
@@ -96,7 +99,9 @@ fn parse(item: &Item) -> Option<Connection> {
     };
     Some(Connection {
         tenant_id: text(item, "tenant_id")?,
-        connection_id: text(item, "connection_id")?,
+        // Items written before connections had ids: one namespace of their own, so they can
+        // still be used, disconnected and purged.
+        connection_id: text(item, "connection_id").unwrap_or_else(|| LEGACY_CONNECTION.to_owned()),
         mode: if text(item, "mode").as_deref() == Some("server_to_server") {
             Mode::ServerToServer
         } else {
@@ -183,6 +188,26 @@ impl ConnectionStore for DynamoConnections {
         )
     }
 
+    async fn delete_if_connected_by(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        conditional(
+            self.table
+                .client()
+                .delete_item()
+                .table_name(self.table.name())
+                .set_key(Some(connection_key(tenant)))
+                .condition_expression("connection_id = :cid AND connected_at <= :at")
+                .expression_attribute_values(":cid", s(connection_id))
+                .expression_attribute_values(":at", n(at))
+                .send()
+                .await,
+        )
+    }
+
     async fn try_lease(
         &self,
         tenant: &str,
@@ -261,7 +286,12 @@ impl ConnectionStore for DynamoConnections {
         conditional(request.send().await)
     }
 
-    async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
+    async fn mark_needs_reauth(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+    ) -> Result<bool, StoreError> {
         conditional(
             self.table
                 .client()
@@ -271,10 +301,11 @@ impl ConnectionStore for DynamoConnections {
                 .update_expression(
                     "SET #status = :reauth, version = version + :one REMOVE lease_owner, lease_until",
                 )
-                .condition_expression("version = :version")
+                .condition_expression("connection_id = :cid AND version = :version")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(":reauth", s("needs_reauth"))
                 .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":cid", s(connection_id))
                 .expression_attribute_values(":version", n(version))
                 .send()
                 .await,

@@ -56,6 +56,23 @@ impl ConnectionStore for MemoryConnections {
         Ok(false)
     }
 
+    async fn delete_if_connected_by(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut items = self.items();
+        if items
+            .get(tenant)
+            .is_some_and(|(c, _)| c.connection_id == connection_id && c.connected_at <= at)
+        {
+            items.remove(tenant);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
     async fn try_lease(
         &self,
         tenant: &str,
@@ -104,12 +121,17 @@ impl ConnectionStore for MemoryConnections {
         Ok(true)
     }
 
-    async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
+    async fn mark_needs_reauth(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+    ) -> Result<bool, StoreError> {
         let mut items = self.items();
         let Some((c, lease)) = items.get_mut(tenant) else {
             return Ok(false);
         };
-        if c.version != version {
+        if c.connection_id != connection_id || c.version != version {
             return Ok(false);
         }
         c.status = ConnectionStatus::NeedsReauth;

@@ -50,6 +50,15 @@ pub trait ConnectionStore: Send + Sync {
         tenant: &str,
         connection_id: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// As [`ConnectionStore::delete`], only if the connection was made at or before `at` (epoch
+    /// seconds): a deauthorization never removes a connection made after it (read and decided
+    /// on the item itself, strongly).
+    fn delete_if_connected_by(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        at: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Takes the refresh lease until `until` if it is free (or expired at `now`).
     fn try_lease(
         &self,
@@ -70,10 +79,11 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         update: &Refreshed,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Marks the connection `needs_reauth` if still at `version`.
+    /// Marks the connection `needs_reauth` if it is still `connection_id` at `version`.
     fn mark_needs_reauth(
         &self,
         tenant: &str,
+        connection_id: &str,
         version: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -68,6 +68,9 @@ fn binding_claim(
     }
     match zoom_user {
         None | Some("") => Ok(None),
+        Some(user) if user.eq_ignore_ascii_case("me") => Err(ApiError::Unauthorized(
+            "the token's zoom_user claim must name a Zoom user (id or email), not me".into(),
+        )),
         Some(user)
             if user.len() <= MAX_ZOOM_USER_CLAIM_LEN
                 && user
@@ -300,6 +303,7 @@ mod tests {
             json!({"sub": "t", "exp": now() + 600, "zoom_user": "a b"}),
             json!({"sub": "t", "exp": now() + 600, "zoom_user": "x".repeat(129)}),
             json!({"sub": "t", "exp": now() + 600, "zoom_scope": "everything"}),
+            json!({"sub": "t", "exp": now() + 600, "zoom_user": "me"}),
         ] {
             reason(auth().authenticate_parts(None, Some(&bearer(&token(bad, SECRET)))));
         }

@@ -247,7 +247,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
             Ok(token) => token,
             Err(e) => {
                 self.store
-                    .mark_needs_reauth(&tenant, connection.version)
+                    .mark_needs_reauth(&tenant, &connection.connection_id, connection.version)
                     .await?;
                 return Err(e);
             }
@@ -309,7 +309,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     return self.credential(&current);
                 }
                 self.store
-                    .mark_needs_reauth(&tenant, connection.version)
+                    .mark_needs_reauth(&tenant, &connection.connection_id, connection.version)
                     .await?;
                 self.metrics
                     .count("TokenRefresh", 1.0, &[("Outcome", "needs_reauth")]);
@@ -362,8 +362,21 @@ mod tests {
         async fn store_refreshed(&self, r: &Refreshed) -> Result<bool, StoreError> {
             self.as_ref().store_refreshed(r).await
         }
-        async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
-            self.as_ref().mark_needs_reauth(tenant, version).await
+        async fn delete_if_connected_by(
+            &self,
+            tenant: &str,
+            id: &str,
+            at: i64,
+        ) -> Result<bool, StoreError> {
+            self.as_ref().delete_if_connected_by(tenant, id, at).await
+        }
+        async fn mark_needs_reauth(
+            &self,
+            tenant: &str,
+            id: &str,
+            version: i64,
+        ) -> Result<bool, StoreError> {
+            self.as_ref().mark_needs_reauth(tenant, id, version).await
         }
     }
 
@@ -546,8 +559,21 @@ mod tests {
         async fn store_refreshed(&self, r: &Refreshed) -> Result<bool, StoreError> {
             self.inner.store_refreshed(r).await
         }
-        async fn mark_needs_reauth(&self, tenant: &str, version: i64) -> Result<bool, StoreError> {
-            self.inner.mark_needs_reauth(tenant, version).await
+        async fn delete_if_connected_by(
+            &self,
+            tenant: &str,
+            id: &str,
+            at: i64,
+        ) -> Result<bool, StoreError> {
+            self.inner.delete_if_connected_by(tenant, id, at).await
+        }
+        async fn mark_needs_reauth(
+            &self,
+            tenant: &str,
+            id: &str,
+            version: i64,
+        ) -> Result<bool, StoreError> {
+            self.inner.mark_needs_reauth(tenant, id, version).await
         }
     }
 

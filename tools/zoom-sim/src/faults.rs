@@ -19,6 +19,9 @@ pub enum FaultKind {
     Hang,
     /// Close the connection without answering.
     Close,
+    /// Do the work (a meeting is created, a token rotated), then close the connection without
+    /// sending the answer: the caller cannot know whether the request took effect.
+    DropAnswer,
     /// Answer normally after `latency_ms`.
     Latency,
 }

@@ -219,9 +219,11 @@ async fn handle(
         }
         fault
     };
+    let mut drop_answer = false;
     if let Some(fault) = fault {
         match fault.kind {
             FaultKind::Close => return Err(CloseConnection),
+            FaultKind::DropAnswer => drop_answer = true,
             FaultKind::Hang => {
                 tokio::time::sleep(Duration::from_millis(fault.hang_ms.unwrap_or(60_000))).await;
                 return Ok(zoom_error(
@@ -258,7 +260,7 @@ async fn handle(
             }
         }
     }
-    Ok(if req.raw_path.starts_with("/oauth/") {
+    let reply = if req.raw_path.starts_with("/oauth/") {
         oauth::handle(&sim, &req)
     } else if req.raw_path.starts_with("/v2/") {
         rest::handle(&sim, &req)
@@ -270,5 +272,9 @@ async fn handle(
             2300,
             "This API endpoint is not recognized.",
         )
-    })
+    };
+    if drop_answer {
+        return Err(CloseConnection);
+    }
+    Ok(reply)
 }

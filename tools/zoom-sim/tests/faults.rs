@@ -64,6 +64,30 @@ async fn hang_outlasts_a_client_timeout() {
 }
 
 #[tokio::test]
+async fn drop_answer_does_the_work_then_answers_nothing() {
+    let sim = start(|_| {}).await;
+    let token = access_token(&sim).await;
+    let before = sim.sim.state().world.meetings.len();
+    inject(
+        &sim,
+        json!({"kind": "drop_answer", "method": "POST", "path": "/v2/users", "count": 1}),
+    )
+    .await;
+    let result = client()
+        .post(format!("{}/v2/users/me/meetings", sim.url()))
+        .bearer_auth(&token)
+        .json(&json!({"topic": "lost answer", "type": 2}))
+        .send()
+        .await;
+    assert!(result.is_err(), "no HTTP answer: {result:?}");
+    assert_eq!(
+        sim.sim.state().world.meetings.len(),
+        before + 1,
+        "the meeting was created all the same"
+    );
+}
+
+#[tokio::test]
 async fn close_drops_the_connection_without_an_answer() {
     let sim = start(|_| {}).await;
     let token = access_token(&sim).await;
