@@ -381,11 +381,7 @@ impl Processor {
                 kept += 1;
                 continue;
             };
-            let job = PurgeJob {
-                owner: owner.clone(),
-                pass: 1,
-                reason: "deauthorized".into(),
-            };
+            let job = PurgeJob::first(&owner, "deauthorized");
             // Queued first, so a crash in between never orphans data; a purge of a connection
             // that turns out to be current (reconnected meanwhile) is skipped by the purger.
             self.purge_queue.queue_purge(&job, 0).await?;

@@ -312,11 +312,7 @@ impl AuthHandler {
 
     /// Queues the purge of `owner`'s data (the first pass; it queues its own second pass).
     async fn queue_purge(&self, owner: &Owner, reason: &str) -> Result<(), String> {
-        let job = PurgeJob {
-            owner: owner.clone(),
-            pass: 1,
-            reason: reason.to_owned(),
-        };
+        let job = PurgeJob::first(owner, reason);
         self.purge_queue.queue_purge(&job, 0).await
     }
 

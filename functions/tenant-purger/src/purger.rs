@@ -39,9 +39,9 @@ impl Purger {
             .get(&job.owner.tenant_id)
             .await
             .map_err(|e| e.to_string())?;
-        if current.is_some_and(|c| c.connection_id == job.owner.connection_id) {
-            // The connection is live (its removal did not happen, or it was re-authorized under
-            // the same id): its data stays.
+        if current.is_some_and(|c| job.spares(&c.connection_id, c.connected_at)) {
+            // Re-authorized under the same id after the removal was decided (a reinstall racing
+            // a deauthorization, a callback racing a disconnect): its data stays.
             tracing::info!(reason = %job.reason, "purge of the current connection skipped");
             self.metrics.count("PurgeSkipped", 1.0, &[]);
             return Ok(());
@@ -77,6 +77,35 @@ impl Purger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zoom_shared::owner::{Mode, Owner, Reach};
+
+    #[test]
+    fn only_a_connection_made_after_the_removal_is_spared() {
+        let owner = Owner {
+            tenant_id: "t".into(),
+            connection_id: "c1".into(),
+            account_id: "a".into(),
+            reach: Reach::User {
+                zoom_user_id: "u".into(),
+            },
+            mode: Mode::UserOAuth,
+            email: None,
+        };
+        let job = PurgeJob {
+            queued_at: 100,
+            ..PurgeJob::first(&owner, "disconnect")
+        };
+        assert!(
+            !job.spares("c1", 99),
+            "the connection being removed is purged"
+        );
+        assert!(job.spares("c1", 100), "re-authorized in the same second");
+        assert!(job.spares("c1", 150), "re-authorized after the removal");
+        assert!(
+            !job.spares("c2", 150),
+            "another connection is another namespace"
+        );
+    }
     use aws_lambda_events::event::sqs::SqsEvent;
 
     /// `events/zoom-tenant-purger/job.json` is an SQS event whose body is a purge job.

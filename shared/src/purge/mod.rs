@@ -29,6 +29,28 @@ pub struct PurgeJob {
     pub pass: u8,
     /// Why (`disconnect`, `deauthorized`, `reconnected`), for the logs.
     pub reason: String,
+    /// When the removal was decided (epoch seconds). A connection with the same id that was
+    /// (re)connected at or after this is live again, and is not purged.
+    #[serde(default)]
+    pub queued_at: i64,
+}
+
+impl PurgeJob {
+    /// The first pass of a purge of `owner`, decided now.
+    pub fn first(owner: &Owner, reason: &str) -> Self {
+        Self {
+            owner: owner.clone(),
+            pass: 1,
+            reason: reason.to_owned(),
+            queued_at: crate::clock::now_secs(),
+        }
+    }
+
+    /// Whether a connection made at `connected_at` with the job's connection id is newer than
+    /// the removal (a re-authorization raced it): then its data stays.
+    pub fn spares(&self, connection_id: &str, connected_at: i64) -> bool {
+        connection_id == self.owner.connection_id && connected_at >= self.queued_at
+    }
 }
 
 /// Deletes a connection's items.
