@@ -702,16 +702,48 @@ pub fn object_prefix(tenant: &str, connection_id: &str) -> String {
     format!("tenants/{hex}/{connection_id}/")
 }
 
-/// Every object version (and delete marker) under `prefix` in the recordings bucket.
-pub async fn bucket_versions(prefix: &str) -> Vec<String> {
+/// An S3 client of the tests (the emulator, path-style).
+async fn s3() -> aws_sdk_s3::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
         .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
+    aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)
             .build(),
-    );
+    )
+}
+
+/// Starts a multipart upload at `key` in the recordings bucket and leaves it unfinished (as a
+/// crashed archiver would).
+pub async fn start_unfinished_upload(key: &str) {
+    s3().await
+        .create_multipart_upload()
+        .bucket(stack_env("ZOOM_RECORDINGS_BUCKET"))
+        .key(key)
+        .send()
+        .await
+        .expect("create multipart upload");
+}
+
+/// The keys of unfinished multipart uploads under `prefix` in the recordings bucket.
+pub async fn unfinished_uploads(prefix: &str) -> Vec<String> {
+    s3().await
+        .list_multipart_uploads()
+        .bucket(stack_env("ZOOM_RECORDINGS_BUCKET"))
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("list multipart uploads")
+        .uploads()
+        .iter()
+        .filter_map(|u| u.key().map(str::to_owned))
+        .collect()
+}
+
+/// Every object version (and delete marker) under `prefix` in the recordings bucket.
+pub async fn bucket_versions(prefix: &str) -> Vec<String> {
+    let s3 = s3().await;
     let answer = s3
         .list_object_versions()
         .bucket(stack_env("ZOOM_RECORDINGS_BUCKET"))

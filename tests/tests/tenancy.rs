@@ -556,6 +556,9 @@ async fn disconnect_deletes_the_archived_files_too() {
     .await;
     let prefix = object_prefix(&tenant, &connection_id(&tenant).await.expect("connected"));
     assert!(!bucket_versions(&prefix).await.is_empty());
+    // An upload a crashed archiver left unfinished goes too.
+    start_unfinished_upload(&format!("{prefix}crashed/upload")).await;
+    assert_eq!(unfinished_uploads(&prefix).await.len(), 1);
     let answer = call(
         &env.watch.api,
         &token,
@@ -568,6 +571,10 @@ async fn disconnect_deletes_the_archived_files_too() {
     assert_eq!(answer.json()["archive_purge"], "queued");
     eventually("every version of the files is deleted", || async {
         bucket_versions(&prefix).await.is_empty()
+    })
+    .await;
+    eventually("the unfinished upload is aborted", || async {
+        unfinished_uploads(&prefix).await.is_empty()
     })
     .await;
     // Reconnecting starts from nothing: the old download is not served.
