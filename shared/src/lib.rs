@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod http;
+pub mod idempotency;
 pub mod meetings;
 pub mod metrics;
 pub mod owner;

@@ -93,6 +93,7 @@ fn event_name(event: &ZoomEvent) -> &'static str {
         ZoomEvent::Joined(..) => "meeting.participant_joined",
         ZoomEvent::Left(..) => "meeting.participant_left",
         ZoomEvent::Deleted { .. } => "meeting.deleted",
+        ZoomEvent::Updated { .. } => "meeting.updated",
         ZoomEvent::RecordingCompleted { .. } => "recording.completed",
         ZoomEvent::Deauthorized { .. } => "app_deauthorized",
     }
@@ -105,9 +106,9 @@ fn host_of(event: &ZoomEvent) -> &str {
         | ZoomEvent::Ended(i, _)
         | ZoomEvent::Joined(i, _, _)
         | ZoomEvent::Left(i, _, _) => &i.host_id,
-        ZoomEvent::Deleted { host_id, .. } | ZoomEvent::RecordingCompleted { host_id, .. } => {
-            host_id
-        }
+        ZoomEvent::Deleted { host_id, .. }
+        | ZoomEvent::Updated { host_id, .. }
+        | ZoomEvent::RecordingCompleted { host_id, .. } => host_id,
         ZoomEvent::Deauthorized { user_id, .. } => user_id,
     }
 }
@@ -306,6 +307,21 @@ impl Processor {
                 } else {
                     self.set_status(owner, *meeting_id, MeetingStatus::Cancelled)
                         .await?;
+                }
+                analytics
+                    .complete_claim(owner, dedup, claim_id)
+                    .await
+                    .map_err(store)
+            }
+            ZoomEvent::Updated { meeting_id, .. } => {
+                // Changed in Zoom: the next read of the stored copy asks Zoom again.
+                if self
+                    .meetings
+                    .mark_stale(owner, *meeting_id)
+                    .await
+                    .map_err(store)?
+                {
+                    self.lists_changed(owner).await?;
                 }
                 analytics
                     .complete_claim(owner, dedup, claim_id)

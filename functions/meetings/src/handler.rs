@@ -21,7 +21,7 @@
 //! `start_url` is a host credential: never stored, fetched from Zoom only with
 //! `?include_start_url=true`.
 
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -32,6 +32,7 @@ use zoom_shared::http::deadline::budget;
 use zoom_shared::http::input::{flag, json_body, query};
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, Caller, CallerAuth, FieldError, Matched, Router, json};
+use zoom_shared::idempotency::IdempotencyStore;
 use zoom_shared::meetings::validate;
 use zoom_shared::meetings::view::{Meeting, MeetingStatus};
 use zoom_shared::meetings::{MeetingStore, StoredMeeting};
@@ -79,7 +80,7 @@ pub fn router() -> Router<Route> {
 }
 
 /// The handler's dependencies, each a port.
-pub struct MeetingsHandler<O, M, P, Z> {
+pub struct MeetingsHandler<O, M, P, Z, I> {
     /// Who the caller is, as an owner.
     pub owners: O,
     /// Stored meetings.
@@ -88,18 +89,21 @@ pub struct MeetingsHandler<O, M, P, Z> {
     pub pages: P,
     /// Zoom.
     pub zoom: Z,
+    /// `Idempotency-Key` records.
+    pub idempotency: I,
     /// Caller identity.
     pub caller_auth: CallerAuth,
     /// Metrics.
     pub metrics: Metrics,
 }
 
-impl<O, M, P, Z> Handler<Route> for MeetingsHandler<O, M, P, Z>
+impl<O, M, P, Z, I> Handler<Route> for MeetingsHandler<O, M, P, Z, I>
 where
     O: OwnerResolver + 'static,
     M: MeetingStore + 'static,
     P: PageCache + 'static,
     Z: ZoomApi + 'static,
+    I: IdempotencyStore + 'static,
 {
     async fn handle(
         &self,
@@ -130,14 +134,14 @@ where
 }
 
 /// The caller and the request's deadline.
-type Who<'a> = (&'a Caller, Instant);
+pub(crate) type Who<'a> = (&'a Caller, Instant);
 
 fn not_found(id: i64) -> ApiError {
     ApiError::NotFound(format!("no meeting {id} for this tenant"))
 }
 
 /// The Zoom user a `user_id` parameter names, if the owner may address it (else 404).
-fn addressed_user(owner: &Owner, raw: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn addressed_user(owner: &Owner, raw: Option<&str>) -> Result<String, ApiError> {
     let user = validate::user_id(raw).map_err(|e| ApiError::Validation(vec![e]))?;
     if !owner.may_address_user(&user) {
         return Err(ApiError::NotFound(format!(
@@ -147,12 +151,13 @@ fn addressed_user(owner: &Owner, raw: Option<&str>) -> Result<String, ApiError> 
     Ok(owner.user_segment_for(Some(&user)))
 }
 
-impl<O, M, P, Z> MeetingsHandler<O, M, P, Z>
+impl<O, M, P, Z, I> MeetingsHandler<O, M, P, Z, I>
 where
     O: OwnerResolver,
     M: MeetingStore,
     P: PageCache,
     Z: ZoomApi,
+    I: IdempotencyStore,
 {
     /// `GET /api/zoom/meetings`: one page, from the connection's list cache or from Zoom (then
     /// stored and cached).
@@ -207,18 +212,20 @@ where
             }
         }
         let page: ZoomMeetingPage = self.zoom.get(owner, &path, deadline).await?;
+        // List items are summaries (no passcode, no status): they are never stored, so they
+        // can never replace a full copy; a live list's items are live.
         let meetings: Vec<Meeting> = page
             .meetings
             .iter()
             .map(Meeting::from_zoom)
             .filter(|m| owner.owns(&m.host_id))
+            .map(|mut m| {
+                if kind == "live" {
+                    m.status = MeetingStatus::Live;
+                }
+                m
+            })
             .collect();
-        if kind != "previous_meetings"
-            && let Err(e) = self.meetings.put_all(owner, &meetings, now_secs()).await
-        {
-            tracing::warn!(error = %e, "listed meetings could not be stored");
-            self.metrics.count("MeetingStoreFailed", 1.0, &[]);
-        }
         let body = json!({
             "meetings": meetings, "next_page_token": page.next_page_token,
             "page_size": page.page_size, "total_records": page.total_records,
@@ -238,12 +245,8 @@ where
 
     /// Stores `meeting` and records that the owner's lists changed, best-effort: Zoom already
     /// holds the truth, so a failure here is logged and counted, not answered.
-    async fn remember(&self, owner: &Owner, meeting: &Meeting) {
-        if let Err(e) = self
-            .meetings
-            .put_all(owner, std::slice::from_ref(meeting), now_secs())
-            .await
-        {
+    pub(crate) async fn remember(&self, owner: &Owner, meeting: &Meeting) {
+        if let Err(e) = self.meetings.save(owner, meeting, now_secs()).await {
             tracing::warn!(error = %e, "meeting could not be stored");
             self.metrics.count("MeetingStoreFailed", 1.0, &[]);
         }
@@ -256,36 +259,6 @@ where
         if let Err(e) = self.pages.changed(owner, family, now_millis()).await {
             cache_write_failed(&self.metrics, family, &e);
         }
-    }
-
-    /// `POST /api/zoom/meetings`: validated here, created at Zoom, stored.
-    async fn create(
-        &self,
-        (caller, deadline): Who<'_>,
-        request: &Request,
-    ) -> Result<Response<Body>, ApiError> {
-        let body: Value = json_body(request, validate::MAX_BODY_BYTES)?;
-        let zoom_body = validate::meeting_body(&body, false).map_err(ApiError::Validation)?;
-        let user = validate::user_id(query(request, "user_id").as_deref())
-            .map_err(|e| ApiError::Validation(vec![e]))?;
-        let owner = &self.owners.resolve(caller, deadline).await?;
-        let user = addressed_user(owner, Some(&user))?;
-        let path = format!("/users/{}/meetings", segment(&user));
-        let created: ZoomMeeting = self
-            .zoom
-            .send(owner, Method::POST, &path, Some(&zoom_body), deadline)
-            .await?
-            .ok_or_else(|| ApiError::BadGateway("Zoom answered with no body".into()))?;
-        let meeting = Meeting::from_zoom(&created);
-        if owner.owns(&meeting.host_id) {
-            self.remember(owner, &meeting).await;
-        }
-        self.metrics.count("MeetingCreated", 1.0, &[]);
-        let mut response = json(StatusCode::CREATED, &meeting)?;
-        if let Ok(location) = HeaderValue::from_str(&format!("/api/zoom/meetings/{}", meeting.id)) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        Ok(response)
     }
 
     /// Fetches a meeting from Zoom; 404 unless the owner owns it; stores it.
@@ -302,14 +275,14 @@ where
         if !owner.owns(&fetched.host_id) {
             return Err(not_found(id));
         }
-        let meeting = Meeting::from_zoom(&fetched);
-        if let Err(e) = self
-            .meetings
-            .put_all(owner, std::slice::from_ref(&meeting), now_secs())
-            .await
-        {
+        let mut meeting = Meeting::from_zoom(&fetched);
+        if let Err(e) = self.meetings.save(owner, &meeting, now_secs()).await {
             tracing::warn!(error = %e, "fetched meeting could not be stored");
             self.metrics.count("MeetingStoreFailed", 1.0, &[]);
+        }
+        // What webhooks said (ended, deleted) stays with the fresh copy.
+        if let Ok(Some(stored)) = self.meetings.get(owner, id).await {
+            meeting.status = stored.meeting.status;
         }
         Ok((meeting, fetched))
     }
@@ -332,7 +305,7 @@ where
         if !refresh
             && !include_start_url
             && let Some(stored) = self.stored(owner, id).await?
-            && (stored.meeting.status.is_final() || now_secs() - stored.fetched_at < FRESH_SECS)
+            && (stored.settled || now_secs() - stored.fetched_at < FRESH_SECS)
         {
             return json(StatusCode::OK, &stored.meeting);
         }
@@ -438,11 +411,13 @@ mod tests {
     use zoom_shared::caches::memory::MemoryPageCache;
     use zoom_shared::connections::resolve::fake::FixedOwners;
     use zoom_shared::http::testing;
+    use zoom_shared::idempotency::memory::MemoryIdempotency;
     use zoom_shared::meetings::memory::MemoryMeetings;
     use zoom_shared::owner::{Mode, Reach};
     use zoom_shared::zoom::api::fake::FakeZoom;
 
-    type Fixture = MeetingsHandler<FixedOwners, MemoryMeetings, MemoryPageCache, FakeZoom>;
+    type Fixture =
+        MeetingsHandler<FixedOwners, MemoryMeetings, MemoryPageCache, FakeZoom, MemoryIdempotency>;
 
     fn owner(tenant: &str, user: &str) -> Owner {
         Owner {
@@ -463,6 +438,7 @@ mod tests {
             meetings: MemoryMeetings::default(),
             pages: MemoryPageCache::default(),
             zoom: FakeZoom::default(),
+            idempotency: MemoryIdempotency::default(),
             caller_auth: testing::caller_auth(),
             metrics: Metrics::in_memory("zoom-meetings").0,
         }
@@ -550,7 +526,11 @@ mod tests {
             .filter_map(|m| m["id"].as_i64())
             .collect();
         assert_eq!(ids, vec![1], "only alice's meeting is shown");
-        assert_eq!(h.meetings.count(&owner("alice", "u-alice")), 1);
+        assert_eq!(
+            h.meetings.count(&owner("alice", "u-alice")),
+            0,
+            "list summaries are never stored"
+        );
     }
 
     #[tokio::test]
@@ -608,6 +588,109 @@ mod tests {
             409
         );
         assert!(h.zoom.calls().is_empty());
+    }
+
+    async fn create(h: &Fixture, key: &str, body: Value) -> (u16, Value) {
+        let request = testing::request_with(
+            "alice",
+            json!({}),
+            Method::POST,
+            "/api/zoom/meetings",
+            Some(body),
+            &[("idempotency-key", key)],
+        );
+        let (status, body, _) = testing::call(&router(), h, request).await;
+        (status, body)
+    }
+
+    fn posts(h: &Fixture) -> usize {
+        h.zoom
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("POST "))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_retry_with_the_same_key_replays_and_another_body_is_422() {
+        let h = handler();
+        h.zoom.answer(
+            "POST /users/me/meetings",
+            Ok(Some(zoom_meeting(9, "u-alice"))),
+        );
+        let body = json!({"topic": "standup", "duration": 15});
+        let first = create(&h, "k-1", body.clone()).await;
+        let again = create(&h, "k-1", body).await;
+        assert_eq!(first.0, 201);
+        assert_eq!(first, again, "the same answer twice");
+        assert_eq!(posts(&h), 1, "one create at Zoom");
+        let other = create(&h, "k-1", json!({"topic": "other", "duration": 15})).await;
+        assert_eq!(other.0, 422);
+        assert_eq!(posts(&h), 1);
+        let fresh = create(&h, "k-2", json!({"topic": "other", "duration": 15})).await;
+        assert_eq!(
+            (fresh.0, posts(&h)),
+            (201, 2),
+            "another key is another create"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_reconciled_by_the_retry_not_created_twice() {
+        let h = handler();
+        h.zoom.answer(
+            "POST /users/me/meetings",
+            Err(ApiError::OutcomeUnknown("lost".into())),
+        );
+        let body = json!({"topic": "lost answer", "duration": 15});
+        let first = create(&h, "k", body.clone()).await;
+        assert_eq!(first.0, 502);
+        assert_eq!(
+            first.1["type"],
+            "urn:problem:zoom-connector:zoom-outcome-unknown"
+        );
+        // Zoom did create it: the retry finds it in the user's list.
+        let mut made = zoom_meeting(77, "u-alice");
+        made["topic"] = json!("lost answer");
+        h.zoom.answer(
+            "GET /users/me/meetings?type=scheduled&page_size=300",
+            Ok(Some(
+                json!({"meetings": [made, zoom_meeting(78, "u-alice")]}),
+            )),
+        );
+        let retry = create(&h, "k", body.clone()).await;
+        assert_eq!((retry.0, retry.1["id"].as_i64()), (201, Some(77)));
+        assert_eq!(posts(&h), 1, "never sent twice");
+        assert_eq!(
+            create(&h, "k", body).await,
+            retry,
+            "and replayed afterwards"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_that_created_nothing_is_created_once_on_retry() {
+        let h = handler();
+        h.zoom.answer(
+            "POST /users/me/meetings",
+            Err(ApiError::OutcomeUnknown("lost".into())),
+        );
+        let body = json!({"topic": "never made", "duration": 15});
+        assert_eq!(create(&h, "k", body.clone()).await.0, 502);
+        h.zoom.answer(
+            "GET /users/me/meetings?type=scheduled&page_size=300",
+            Ok(Some(json!({"meetings": []}))),
+        );
+        h.zoom.answer(
+            "POST /users/me/meetings",
+            Ok(Some(zoom_meeting(5, "u-alice"))),
+        );
+        assert_eq!(create(&h, "k", body).await.0, 201);
+        assert_eq!(
+            posts(&h),
+            2,
+            "the first never reached Zoom's store; the retry made it"
+        );
     }
 
     #[tokio::test]

@@ -1,10 +1,12 @@
 //! `zoom-meetings`: meetings of the caller's Zoom connection. Builds its dependencies once.
 
+mod create;
 mod handler;
 
 use zoom_shared::caches::DynamoPageCache;
 use zoom_shared::config::{Env, exit_on_error};
 use zoom_shared::http::CallerAuth;
+use zoom_shared::idempotency::DynamoIdempotency;
 use zoom_shared::meetings::DynamoMeetings;
 use zoom_shared::metrics::Metrics;
 use zoom_shared::zoom::access::ZoomAccess;
@@ -22,6 +24,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         meetings: DynamoMeetings::new(zoom.table.clone()),
         pages: DynamoPageCache::new(zoom.table.clone()),
         zoom: zoom.zoom.clone(),
+        idempotency: DynamoIdempotency::new(zoom.table.clone()),
         caller_auth: CallerAuth::from_env(&env),
         metrics,
     };

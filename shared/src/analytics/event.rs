@@ -48,6 +48,13 @@ pub enum ZoomEvent {
         /// with `occurrences`): the series stays.
         single_occurrence: bool,
     },
+    /// `meeting.updated`: the stored copy is stale.
+    Updated {
+        /// Meeting number.
+        meeting_id: i64,
+        /// Host's Zoom user id (from the object, else the old object).
+        host_id: String,
+    },
     /// `recording.completed`.
     RecordingCompleted {
         /// Instance UUID.
@@ -156,6 +163,13 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
                 && object["occurrences"]
                     .as_array()
                     .is_some_and(|o| !o.is_empty()),
+        },
+        "meeting.updated" => ZoomEvent::Updated {
+            meeting_id: meeting_id(&object["id"]).ok_or("meeting.updated has no id")?,
+            host_id: [&object["host_id"], &payload["old_object"]["host_id"]]
+                .iter()
+                .find_map(|v| v.as_str().filter(|h| !h.is_empty()).map(str::to_owned))
+                .unwrap_or_default(),
         },
         "recording.completed" => ZoomEvent::RecordingCompleted {
             uuid: object["uuid"]

@@ -83,6 +83,14 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// 422: the request is well-formed but cannot be processed as it is (an `Idempotency-Key`
+    /// reused with another request).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
+    /// 502: Zoom's answer to a non-idempotent request was lost, so whether it took effect is
+    /// unknown (a retry with the same `Idempotency-Key` finds out).
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// 415: the body is not JSON.
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
@@ -134,6 +142,8 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::OutcomeUnknown(_) => StatusCode::BAD_GATEWAY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -156,6 +166,8 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType(_) => "unsupported-media-type",
+            Self::Unprocessable(_) => "idempotency-key-reused",
+            Self::OutcomeUnknown(_) => "zoom-outcome-unknown",
             Self::TooManyRequests { .. } => "rate-limited",
             Self::BadGateway(_) => "upstream-error",
             Self::ServiceUnavailable { .. } => "dependency-unavailable",
@@ -180,6 +192,8 @@ impl ApiError {
             | Self::NotFound(d)
             | Self::Conflict(d)
             | Self::UnsupportedMediaType(d)
+            | Self::Unprocessable(d)
+            | Self::OutcomeUnknown(d)
             | Self::BadGateway(d)
             | Self::GatewayTimeout(d) => d.clone(),
             Self::Zoom { detail, .. } => detail.clone(),

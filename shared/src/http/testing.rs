@@ -29,6 +29,18 @@ pub fn request(
     uri: &str,
     body: Option<Value>,
 ) -> Request {
+    request_with(tenant, claims, method, uri, body, &[])
+}
+
+/// As [`request`], with extra headers.
+pub fn request_with(
+    tenant: &str,
+    claims: Value,
+    method: Method,
+    uri: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> Request {
     let mut all = json!({"sub": tenant, "exp": crate::clock::now_secs() + 600});
     if let (Some(all), Some(extra)) = (all.as_object_mut(), claims.as_object()) {
         all.extend(extra.clone());
@@ -45,6 +57,9 @@ pub fn request(
         .header("authorization", format!("Bearer {jwt}"));
     if body.is_some() {
         builder = builder.header("content-type", "application/json");
+    }
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
     }
     let request = builder
         .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))

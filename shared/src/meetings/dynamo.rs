@@ -1,12 +1,12 @@
 //! The DynamoDB adapter of meetings: in the connection's partition `DATA#{ns}`,
-//! `sk=MEETING#{id}` (`data`: the meeting JSON, `status`, `host_id`, `fetched_at`; never
-//! `start_url`).
+//! `sk=MEETING#{id}` (`data`: Zoom's copy as JSON, never `start_url`; `fetched_at`; `host_id`;
+//! `event_status`: what webhooks said; `stale`).
 
 use super::store::{MeetingStore, StoredMeeting};
-use super::view::{Meeting, MeetingStatus};
+use super::view::{Meeting, MeetingStatus, effective_status};
 use crate::aws::is_condition_failure;
 use crate::owner::Owner;
-use crate::store::item::{Item, key, n, number, s, text};
+use crate::store::item::{Item, flag, key, n, number, s, text};
 use crate::store::{StoreError, Table};
 
 /// Meetings in the table.
@@ -30,31 +30,32 @@ fn status_text(status: MeetingStatus) -> String {
     format!("{status:?}").to_lowercase()
 }
 
-fn to_item(owner: &Owner, meeting: &Meeting, fetched_at: i64) -> Result<Item, StoreError> {
-    let data = serde_json::to_string(meeting)
-        .map_err(|_| StoreError("meeting could not be encoded".into()))?;
-    let mut item = meeting_key(owner, meeting.id);
-    item.extend([
-        ("meeting_id".to_owned(), n(meeting.id)),
-        ("host_id".to_owned(), s(&meeting.host_id)),
-        ("status".to_owned(), s(status_text(meeting.status))),
-        ("data".to_owned(), s(data)),
-        ("fetched_at".to_owned(), n(fetched_at)),
-    ]);
-    Ok(item)
-}
-
 fn parse(item: &Item) -> Option<StoredMeeting> {
     let mut meeting: Meeting = serde_json::from_str(&text(item, "data")?).ok()?;
-    // Webhooks update `status` without rewriting `data`.
-    if let Some(status) = text(item, "status") {
-        meeting.status =
-            serde_json::from_value(serde_json::Value::from(status)).unwrap_or(meeting.status);
-    }
+    let event: Option<MeetingStatus> = text(item, "event_status")
+        .and_then(|s| serde_json::from_value(serde_json::Value::from(s)).ok());
+    meeting.status = effective_status(meeting.status, event, meeting.meeting_type);
+    let stale = flag(item, "stale").unwrap_or(false);
     Some(StoredMeeting {
+        settled: meeting.status.is_final() && !stale,
         meeting,
-        fetched_at: number(item, "fetched_at")?,
+        fetched_at: if stale {
+            0
+        } else {
+            number(item, "fetched_at").unwrap_or(0)
+        },
     })
+}
+
+/// `Ok(true)` on success, `Ok(false)` when the meeting is not stored.
+fn stored<T, E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, StoreError> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(StoreError::from_sdk(&e)),
+    }
 }
 
 impl MeetingStore for DynamoMeetings {
@@ -67,17 +68,31 @@ impl MeetingStore for DynamoMeetings {
             .and_then(parse))
     }
 
-    async fn put_all(
+    async fn save(
         &self,
         owner: &Owner,
-        meetings: &[Meeting],
+        meeting: &Meeting,
         fetched_at: i64,
     ) -> Result<(), StoreError> {
-        let items = meetings
-            .iter()
-            .map(|m| to_item(owner, m, fetched_at))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.table.put_all(items).await.map(|_| ())
+        let data = serde_json::to_string(meeting)
+            .map_err(|_| StoreError("meeting could not be encoded".into()))?;
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(meeting_key(owner, meeting.id)))
+            .update_expression(
+                "SET #data = :data, fetched_at = :at, host_id = :host, meeting_id = :id REMOVE stale",
+            )
+            .expression_attribute_names("#data", "data")
+            .expression_attribute_values(":data", s(data))
+            .expression_attribute_values(":at", n(fetched_at))
+            .expression_attribute_values(":host", s(&meeting.host_id))
+            .expression_attribute_values(":id", n(meeting.id))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::from_sdk(&e))
     }
 
     async fn set_status(
@@ -86,22 +101,32 @@ impl MeetingStore for DynamoMeetings {
         id: i64,
         status: MeetingStatus,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .table
-            .client()
-            .update_item()
-            .table_name(self.table.name())
-            .set_key(Some(meeting_key(owner, id)))
-            .update_expression("SET #status = :status")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status_text(status)))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(StoreError::from_sdk(&e)),
-        }
+        stored(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(meeting_key(owner, id)))
+                .update_expression("SET event_status = :status REMOVE stale")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":status", s(status_text(status)))
+                .send()
+                .await,
+        )
+    }
+
+    async fn mark_stale(&self, owner: &Owner, id: i64) -> Result<bool, StoreError> {
+        stored(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(meeting_key(owner, id)))
+                .update_expression("SET stale = :yes")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":yes", crate::store::item::b(true))
+                .send()
+                .await,
+        )
     }
 }

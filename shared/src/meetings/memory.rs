@@ -4,18 +4,21 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::store::{MeetingStore, StoredMeeting};
-use super::view::{Meeting, MeetingStatus};
+use super::view::{Meeting, MeetingStatus, effective_status};
 use crate::owner::Owner;
 use crate::store::StoreError;
+
+/// One stored meeting: Zoom's copy, when fetched, the webhook status, stale or not.
+type Entry = (Meeting, i64, Option<MeetingStatus>, bool);
 
 /// Meetings by (namespace, id).
 #[derive(Debug, Default)]
 pub struct MemoryMeetings {
-    items: Mutex<HashMap<(String, i64), StoredMeeting>>,
+    items: Mutex<HashMap<(String, i64), Entry>>,
 }
 
 impl MemoryMeetings {
-    fn items(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), StoredMeeting>> {
+    fn items(&self) -> std::sync::MutexGuard<'_, HashMap<(String, i64), Entry>> {
         self.items.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -28,25 +31,34 @@ impl MemoryMeetings {
 
 impl MeetingStore for MemoryMeetings {
     async fn get(&self, owner: &Owner, id: i64) -> Result<Option<StoredMeeting>, StoreError> {
-        Ok(self.items().get(&(owner.namespace(), id)).cloned())
+        Ok(self
+            .items()
+            .get(&(owner.namespace(), id))
+            .map(|(m, at, event, stale)| {
+                let mut meeting = m.clone();
+                meeting.status = effective_status(m.status, *event, m.meeting_type);
+                StoredMeeting {
+                    settled: meeting.status.is_final() && !stale,
+                    meeting,
+                    fetched_at: if *stale { 0 } else { *at },
+                }
+            }))
     }
 
-    async fn put_all(
+    async fn save(
         &self,
         owner: &Owner,
-        meetings: &[Meeting],
+        meeting: &Meeting,
         fetched_at: i64,
     ) -> Result<(), StoreError> {
         let mut items = self.items();
-        for meeting in meetings {
-            items.insert(
-                (owner.namespace(), meeting.id),
-                StoredMeeting {
-                    meeting: meeting.clone(),
-                    fetched_at,
-                },
-            );
-        }
+        let event = items
+            .get(&(owner.namespace(), meeting.id))
+            .and_then(|(_, _, e, _)| *e);
+        items.insert(
+            (owner.namespace(), meeting.id),
+            (meeting.clone(), fetched_at, event, false),
+        );
         Ok(())
     }
 
@@ -59,7 +71,18 @@ impl MeetingStore for MemoryMeetings {
         Ok(self
             .items()
             .get_mut(&(owner.namespace(), id))
-            .map(|m| m.meeting.status = status)
+            .map(|entry| {
+                entry.2 = Some(status);
+                entry.3 = false;
+            })
+            .is_some())
+    }
+
+    async fn mark_stale(&self, owner: &Owner, id: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .items()
+            .get_mut(&(owner.namespace(), id))
+            .map(|entry| entry.3 = true)
             .is_some())
     }
 }

@@ -1,21 +1,24 @@
 //! The meetings concept's port: a connection's stored meetings (the copy served without
-//! spending Zoom's quota) and their status as webhooks settle it.
+//! spending Zoom's quota), the status webhooks gave them, and when they went stale.
 
 use super::view::{Meeting, MeetingStatus};
 use crate::owner::Owner;
 use crate::store::StoreError;
 
-/// A stored meeting and when it was last fetched from Zoom (epoch seconds).
+/// A stored meeting.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredMeeting {
-    /// The meeting.
+    /// The meeting, with its effective status ([`super::view::effective_status`]).
     pub meeting: Meeting,
-    /// Last fetched from Zoom.
+    /// Last fetched from Zoom (epoch seconds; 0 once marked stale).
     pub fetched_at: i64,
+    /// A webhook settled its status (completed or cancelled) and nothing changed since.
+    pub settled: bool,
 }
 
 /// A connection's meetings. Only meetings the owner owns are ever stored (callers check
-/// [`Owner::owns`] first), so a stored meeting is one the owner may see.
+/// [`Owner::owns`] first), so a stored meeting is one the owner may see. A Zoom copy and the
+/// webhook status are kept apart, so refreshing the copy never loses what webhooks said.
 pub trait MeetingStore: Send + Sync {
     /// One stored meeting.
     fn get(
@@ -23,18 +26,26 @@ pub trait MeetingStore: Send + Sync {
         owner: &Owner,
         id: i64,
     ) -> impl Future<Output = Result<Option<StoredMeeting>, StoreError>> + Send;
-    /// Stores meetings fetched at `fetched_at`.
-    fn put_all(
+    /// Stores Zoom's full copy of a meeting, fetched at `fetched_at` (the webhook status stays).
+    fn save(
         &self,
         owner: &Owner,
-        meetings: &[Meeting],
+        meeting: &Meeting,
         fetched_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Sets a stored meeting's status; `false` (and nothing written) when it is not stored.
+    /// Records a webhook's status for a stored meeting; `false` (and nothing written) when it is
+    /// not stored.
     fn set_status(
         &self,
         owner: &Owner,
         id: i64,
         status: MeetingStatus,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Marks a stored meeting stale (Zoom says it changed): the next read asks Zoom. `false`
+    /// when it is not stored.
+    fn mark_stale(
+        &self,
+        owner: &Owner,
+        id: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -25,6 +25,30 @@ impl MeetingStatus {
     }
 }
 
+/// Whether a Zoom meeting type is a series that goes on after one occurrence ends: recurring
+/// with no fixed time (3), recurring with a fixed time (8), and personal meeting rooms (4).
+pub fn is_series(meeting_type: i64) -> bool {
+    matches!(meeting_type, 3 | 4 | 8)
+}
+
+/// A meeting's status from Zoom's copy and what webhooks said since (`event`): Zoom's
+/// `started` is live; a webhook's `cancelled` stands; its `completed` stands for a single
+/// meeting, while a series is `scheduled` again (its next occurrence); its `live` stands until
+/// the meeting ends.
+pub fn effective_status(
+    from_zoom: MeetingStatus,
+    event: Option<MeetingStatus>,
+    meeting_type: i64,
+) -> MeetingStatus {
+    match event {
+        Some(MeetingStatus::Cancelled) => MeetingStatus::Cancelled,
+        Some(MeetingStatus::Live) => MeetingStatus::Live,
+        _ if from_zoom == MeetingStatus::Live => MeetingStatus::Live,
+        Some(MeetingStatus::Completed) if !is_series(meeting_type) => MeetingStatus::Completed,
+        _ => MeetingStatus::Scheduled,
+    }
+}
+
 /// A meeting in our responses and in storage (never the host's `start_url`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Meeting {
@@ -78,5 +102,22 @@ impl Meeting {
             host_id: m.host_id.clone(),
             created_at: m.created_at.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn a_series_is_scheduled_again_after_one_occurrence_ends() {
+        use MeetingStatus::*;
+        assert_eq!(effective_status(Scheduled, Some(Completed), 2), Completed);
+        assert_eq!(effective_status(Scheduled, Some(Completed), 8), Scheduled);
+        assert_eq!(effective_status(Scheduled, Some(Completed), 3), Scheduled);
+        assert_eq!(effective_status(Scheduled, Some(Cancelled), 8), Cancelled);
+        assert_eq!(effective_status(Live, Some(Completed), 8), Live);
+        assert_eq!(effective_status(Scheduled, Some(Live), 2), Live);
+        assert_eq!(effective_status(Scheduled, None, 2), Scheduled);
     }
 }

@@ -16,6 +16,7 @@ pub const PROCESSED_EVENTS: &[&str] = &[
     "meeting.participant_joined",
     "meeting.participant_left",
     "meeting.deleted",
+    "meeting.updated",
     "recording.completed",
     "app_deauthorized",
 ];

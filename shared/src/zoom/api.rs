@@ -182,6 +182,7 @@ pub mod fake {
         match error {
             ApiError::NotFound(d) => ApiError::NotFound(d.clone()),
             ApiError::BadGateway(d) => ApiError::BadGateway(d.clone()),
+            ApiError::OutcomeUnknown(d) => ApiError::OutcomeUnknown(d.clone()),
             other => ApiError::BadGateway(other.to_string()),
         }
     }

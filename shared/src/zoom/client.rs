@@ -64,9 +64,16 @@ pub enum ZoomCallError {
     /// No answer within the deadline.
     #[error("Zoom did not answer in time")]
     Timeout,
+    /// The connection to Zoom could not be made: the request was never sent.
+    #[error("Zoom could not be reached")]
+    NotSent,
     /// Unreachable or unreadable.
     #[error("Zoom is unreachable: {0}")]
     Unavailable(String),
+    /// A non-idempotent request was sent but its answer was lost (a timeout, a dropped
+    /// connection): Zoom may or may not have acted on it, so it is not sent again.
+    #[error("Zoom's answer was lost; the request may have taken effect")]
+    OutcomeUnknown,
 }
 
 impl From<ZoomCallError> for ApiError {
@@ -109,6 +116,11 @@ impl From<ZoomCallError> for ApiError {
                 ApiError::GatewayTimeout("Zoom did not answer within the time budget".into())
             }
             ZoomCallError::Unavailable(reason) => ApiError::BadGateway(reason),
+            ZoomCallError::NotSent => ApiError::BadGateway("Zoom could not be reached".into()),
+            ZoomCallError::OutcomeUnknown => ApiError::OutcomeUnknown(
+                "Zoom's answer was lost, so it is unknown whether the request took effect; retry with the same Idempotency-Key to find out"
+                    .into(),
+            ),
         }
     }
 }
@@ -163,6 +175,10 @@ impl ZoomClient {
     }
 
     /// Sends one call with retries; `Ok(None)` for an empty (204) answer.
+    ///
+    /// A `POST` (not idempotent: a meeting create) is sent again only when Zoom certainly did
+    /// not act on it: a 429, or a connection that was never made. Once it may have reached
+    /// Zoom, a lost answer is [`ZoomCallError::OutcomeUnknown`], never a second send.
     pub async fn send<T: DeserializeOwned>(
         &self,
         credential: &Credential,
@@ -192,6 +208,28 @@ impl ZoomClient {
                 Attempt::Done(result) => return result,
                 Attempt::Retryable(failure, wait) => (failure, wait),
             };
+            let failure = match (method == Method::POST, failure) {
+                (false, failure) => failure,
+                (true, failure @ (ZoomCallError::RateLimited { .. } | ZoomCallError::NotSent)) => {
+                    failure
+                }
+                (
+                    true,
+                    ZoomCallError::Status {
+                        status,
+                        code,
+                        message,
+                    },
+                ) => {
+                    // Zoom answered: its error is final for a create.
+                    return Err(ZoomCallError::Status {
+                        status,
+                        code,
+                        message,
+                    });
+                }
+                (true, _) => return Err(ZoomCallError::OutcomeUnknown),
+            };
             let left = deadline.saturating_duration_since(Instant::now());
             match retry::decide(attempt, wait, left, MIN_ATTEMPT) {
                 Next::RetryAfter(wait) => {
@@ -208,7 +246,9 @@ impl ZoomClient {
         backoff: Duration,
     ) -> Attempt<T> {
         let transport = |e: reqwest::Error| {
-            if e.is_timeout() {
+            if e.is_connect() {
+                ZoomCallError::NotSent
+            } else if e.is_timeout() {
                 ZoomCallError::Timeout
             } else {
                 ZoomCallError::Unavailable("connection to Zoom failed".into())
