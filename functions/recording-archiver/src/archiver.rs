@@ -195,7 +195,7 @@ impl Archiver {
         let token = self
             .zoom
             .zoom
-            .access_token(owner)
+            .access_token(owner, deadline)
             .await
             .map_err(|e| Copy::Failed(e.to_string()))?;
         let key = object_key(owner, &job.meeting_uuid, &job.file_id);

@@ -23,10 +23,17 @@ pub enum Tokens {
 }
 
 impl Tokens {
-    /// A usable token for `owner`: its tenant's own (user OAuth) or the account's.
-    pub async fn fresh(&self, owner: &Owner) -> Result<Credential, TokenError> {
+    /// A usable token for `owner`: its tenant's own (user OAuth) or the account's; a refresh
+    /// is done by `deadline`.
+    pub async fn fresh(
+        &self,
+        owner: &Owner,
+        deadline: tokio::time::Instant,
+    ) -> Result<Credential, TokenError> {
         match (self, owner.mode) {
-            (Self::User(provider), Mode::UserOAuth) => provider.fresh(&owner.tenant_id).await,
+            (Self::User(provider), Mode::UserOAuth) => {
+                provider.fresh(&owner.tenant_id, deadline).await
+            }
             (Self::Account(account), Mode::ServerToServer) => account.fresh(None).await,
             // A connection of the other mode (left from before the deployment switched): it
             // has to be made again in this mode.
@@ -39,10 +46,13 @@ impl Tokens {
         &self,
         owner: &Owner,
         used: &Credential,
+        deadline: tokio::time::Instant,
     ) -> Result<Credential, TokenError> {
         match (self, owner.mode) {
             (Self::User(provider), Mode::UserOAuth) => {
-                provider.after_unauthorized(&owner.tenant_id, used).await
+                provider
+                    .after_unauthorized(&owner.tenant_id, used, deadline)
+                    .await
             }
             (Self::Account(account), Mode::ServerToServer) => account.fresh(Some(used)).await,
             _ => Err(TokenError::NeedsReauth),

@@ -8,11 +8,21 @@
 //! - across processes, only the holder of the item's lease (a conditional write) refreshes; it
 //!   stores the new pair with a version check, the others wait and re-read;
 //! - on `invalid_grant` the item is re-read first: only if nobody else refreshed meanwhile is
-//!   the connection marked `needs_reauth`.
+//!   the connection marked `needs_reauth`;
+//! - a refresh starts only with enough of the request's budget left for Zoom's answer
+//!   ([`OAUTH_TIMEOUT`]) and for storing it ([`STORE_RESERVE`]), else the caller gets a 503 to
+//!   retry: a rotated pair is never abandoned by a request that runs out of time;
+//! - the rotated pair is stored (conditioned on the connection it refreshed) with retries
+//!   within [`STORE_RESERVE`]; if storing still fails, the pair is kept in this process (and
+//!   its lease held) and stored again on the next use, so the live refresh token is not lost
+//!   to a storage hiccup.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -20,6 +30,7 @@ use super::vault::{Vault, VaultError};
 use crate::connections::{Connection, ConnectionStatus, ConnectionStore, Refreshed};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
+use crate::zoom::http_client::OAUTH_TIMEOUT;
 use crate::zoom::oauth::{OAuthError, TokenGrant, ZoomOAuth};
 
 /// Refresh when less than this many seconds are left.
@@ -28,6 +39,8 @@ pub const REFRESH_SKEW_SECS: i64 = 300;
 pub const LEASE_SECS: i64 = 15;
 /// How long a caller waits for another process's refresh.
 pub const PEER_WAIT: Duration = Duration::from_secs(8);
+/// Time kept after Zoom's refresh answer for storing the rotated pair (with retries).
+pub const STORE_RESERVE: Duration = Duration::from_millis(1500);
 
 /// The port that refreshes tokens at Zoom ([`ZoomOAuth`] in production).
 pub trait Refresher: Send + Sync {
@@ -88,6 +101,10 @@ pub struct TokenProvider<S, R> {
     metrics: Metrics,
     owner_id: String,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Rotated pairs that could not be stored yet, by tenant (with their credential).
+    pending: Mutex<HashMap<String, (Refreshed, Credential)>>,
+    /// Test-only fault injection: this many stores of a rotated pair fail.
+    store_faults: AtomicU32,
 }
 
 /// What the caller already knows is stale.
@@ -122,7 +139,16 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
             metrics,
             owner_id: instance_id(),
             locks: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+            store_faults: AtomicU32::new(0),
         }
+    }
+
+    /// Fault injection for tests: the next `count` attempts to store a rotated pair fail as a
+    /// storage outage would (`ZOOM_FAULT_STORE_FAILS_AFTER_REFRESH`).
+    pub fn with_store_faults(self, count: u32) -> Self {
+        self.store_faults.store(count, Ordering::SeqCst);
+        self
     }
 
     /// The store (for handlers that read the connection too).
@@ -130,13 +156,16 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
         &self.store
     }
 
-    /// A token with at least [`REFRESH_SKEW_SECS`] left, refreshing if needed.
-    pub async fn fresh(&self, tenant: &str) -> Result<Credential, TokenError> {
+    /// A token with at least [`REFRESH_SKEW_SECS`] left, refreshing if needed (by `deadline`).
+    pub async fn fresh(&self, tenant: &str, deadline: Instant) -> Result<Credential, TokenError> {
+        if let Some(credential) = self.pending_credential(tenant).await {
+            return Ok(credential);
+        }
         let connection = self.usable(tenant).await?;
         if connection.access_expires_at - now_secs() > REFRESH_SKEW_SECS {
             return self.credential(&connection);
         }
-        self.refresh(tenant, Stale::Expiring).await
+        self.refresh(tenant, Stale::Expiring, deadline).await
     }
 
     /// After Zoom answered 401 (code 124) for `used`: a refreshed token, once.
@@ -144,9 +173,70 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
         &self,
         tenant: &str,
         used: &Credential,
+        deadline: Instant,
     ) -> Result<Credential, TokenError> {
-        self.refresh(tenant, Stale::Rejected(used.access_token.clone()))
+        self.refresh(tenant, Stale::Rejected(used.access_token.clone()), deadline)
             .await
+    }
+
+    /// A rotated pair this process could not store yet: stored now if storage is back, and
+    /// used either way (it holds the only live refresh token).
+    async fn pending_credential(&self, tenant: &str) -> Option<Credential> {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(tenant)
+            .cloned();
+        let (mut update, credential) = pending?;
+        if self.store_pair(&mut update).await.is_ok() {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(tenant);
+            tracing::info!("a rotated token pair kept in memory is stored now");
+        }
+        Some(credential)
+    }
+
+    /// Stores a rotated pair: conditioned on the connection and the version it refreshed, then
+    /// (when the version moved: our grant is still the only live one) on the connection alone;
+    /// storage failures are retried within [`STORE_RESERVE`].
+    async fn store_pair(&self, update: &mut Refreshed) -> Result<(), StoreError> {
+        let until = Instant::now() + STORE_RESERVE;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let injected = self
+                .store_faults
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            let result = if injected {
+                Err(StoreError("injected storage failure".into()))
+            } else {
+                self.store.store_refreshed(update).await
+            };
+            match result {
+                Ok(true) => return Ok(()),
+                Ok(false) if !update.force => {
+                    tracing::warn!(
+                        "connection changed during refresh; storing the new tokens anyway"
+                    );
+                    update.force = true;
+                }
+                Ok(false) => {
+                    tracing::warn!(
+                        "the tenant connected again during the refresh; its new connection is kept"
+                    );
+                    return Ok(());
+                }
+                Err(e) if Instant::now() + pause >= until => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storing the rotated tokens failed; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+        }
     }
 
     async fn usable(&self, tenant: &str) -> Result<Connection, TokenError> {
@@ -205,10 +295,18 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
         }
     }
 
-    async fn refresh(&self, tenant: &str, stale: Stale) -> Result<Credential, TokenError> {
+    async fn refresh(
+        &self,
+        tenant: &str,
+        stale: Stale,
+        deadline: Instant,
+    ) -> Result<Credential, TokenError> {
         let lock = self.lock_for(tenant);
         let _single_flight = lock.lock().await;
-        let deadline = tokio::time::Instant::now() + PEER_WAIT;
+        if let Some(credential) = self.pending_credential(tenant).await {
+            return Ok(credential);
+        }
+        let give_up = deadline.min(Instant::now() + PEER_WAIT);
         let mut pause = Duration::from_millis(50);
         loop {
             let connection = self.usable(tenant).await?;
@@ -228,9 +326,17 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     self.store.release_lease(tenant, &self.owner_id).await?;
                     return Ok(credential);
                 }
+                if deadline.saturating_duration_since(Instant::now())
+                    < OAUTH_TIMEOUT + STORE_RESERVE / 2
+                {
+                    // Not enough time to refresh and store safely: the next request will.
+                    self.store.release_lease(tenant, &self.owner_id).await?;
+                    tracing::info!("too little of the request's budget left to refresh safely");
+                    return Err(TokenError::Busy);
+                }
                 return self.refresh_holding_lease(current).await;
             }
-            if tokio::time::Instant::now() >= deadline {
+            if Instant::now() >= give_up {
                 return Err(TokenError::Busy);
             }
             tokio::time::sleep(pause).await;
@@ -278,26 +384,26 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     api_url: grant.api_url.clone(),
                     force: false,
                 };
-                if !self.store.store_refreshed(&update).await? {
-                    // Our grant is the only live one for this connection now (the old refresh
-                    // token is dead): keep it, unless the tenant connected anew meanwhile.
-                    tracing::warn!(
-                        "connection changed during refresh; storing the new tokens anyway"
-                    );
-                    update.force = true;
-                    if !self.store.store_refreshed(&update).await? {
-                        tracing::warn!(
-                            "the tenant connected again during the refresh; its new connection is kept"
-                        );
-                    }
+                let credential = Credential {
+                    access_token: grant.access_token,
+                    api_url: grant.api_url.or(connection.api_url),
+                };
+                if let Err(e) = self.store_pair(&mut update).await {
+                    // The old refresh token is dead and this pair is the only live one: keep it
+                    // (the lease stays ours until it expires) and store it on the next use.
+                    tracing::error!(error = %e, "rotated tokens not stored yet; kept in this process");
+                    self.metrics
+                        .count("TokenRefresh", 1.0, &[("Outcome", "store_pending")]);
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(tenant.clone(), (update, credential.clone()));
+                    return Ok(credential);
                 }
                 self.metrics
                     .count("TokenRefresh", 1.0, &[("Outcome", "success")]);
                 tracing::info!("zoom token refreshed");
-                Ok(Credential {
-                    access_token: grant.access_token,
-                    api_url: grant.api_url.or(connection.api_url),
-                })
+                Ok(credential)
             }
             Err(OAuthError::InvalidGrant { .. }) => {
                 self.store.release_lease(&tenant, &self.owner_id).await?;
@@ -411,6 +517,10 @@ mod tests {
         }
     }
 
+    fn later() -> Instant {
+        Instant::now() + Duration::from_secs(9)
+    }
+
     fn vault() -> Arc<Vault> {
         use base64::Engine;
         let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
@@ -466,7 +576,7 @@ mod tests {
     async fn a_fresh_token_is_used_without_refreshing() {
         let (store, zoom, vault) = setup(3600).await;
         let credential = provider(&store, &zoom, &vault)
-            .fresh("acme")
+            .fresh("acme", later())
             .await
             .expect("token");
         assert_eq!(credential.access_token.expose_secret(), "at-initial");
@@ -482,7 +592,7 @@ mod tests {
         for i in 0..50 {
             let p = providers[i % 4].clone();
             tasks.push(tokio::spawn(async move {
-                p.fresh("acme")
+                p.fresh("acme", later())
                     .await
                     .map(|c| c.access_token.expose_secret().to_owned())
             }));
@@ -498,13 +608,13 @@ mod tests {
     async fn a_rejected_token_is_refreshed_once_for_everyone() {
         let (store, zoom, vault) = setup(3600).await;
         let providers: Vec<_> = (0..4).map(|_| provider(&store, &zoom, &vault)).collect();
-        let used = providers[0].fresh("acme").await.expect("token");
+        let used = providers[0].fresh("acme", later()).await.expect("token");
         let mut tasks = Vec::new();
         for i in 0..20 {
             let p = providers[i % 4].clone();
             let used = used.clone();
             tasks.push(tokio::spawn(async move {
-                p.after_unauthorized("acme", &used)
+                p.after_unauthorized("acme", &used, later())
                     .await
                     .map(|c| c.access_token.expose_secret().to_owned())
             }));
@@ -546,8 +656,8 @@ mod tests {
         ) -> Result<bool, StoreError> {
             if !self.raced.swap(true, Ordering::SeqCst) {
                 let other = provider(&self.inner, &self.zoom, &self.vault);
-                let used = other.fresh(tenant).await.expect("token");
-                Box::pin(other.after_unauthorized(tenant, &used))
+                let used = other.fresh(tenant, later()).await.expect("token");
+                Box::pin(other.after_unauthorized(tenant, &used, later()))
                     .await
                     .expect("the other process refreshes");
             }
@@ -592,9 +702,9 @@ mod tests {
             vault.clone(),
             Metrics::in_memory("t").0,
         );
-        let used = ours.fresh("acme").await.expect("token");
+        let used = ours.fresh("acme", later()).await.expect("token");
         let renewed = ours
-            .after_unauthorized("acme", &used)
+            .after_unauthorized("acme", &used, later())
             .await
             .expect("renewed");
         assert_eq!(
@@ -611,12 +721,88 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_storage_failure_after_rotation_is_retried_and_nothing_is_lost() {
+        let (store, zoom, vault) = setup(0).await;
+        // Two failures: the retries within the reserve store the pair.
+        let p = Arc::new(
+            TokenProvider::new(
+                store.clone(),
+                zoom.clone(),
+                vault.clone(),
+                Metrics::in_memory("t").0,
+            )
+            .with_store_faults(2),
+        );
+        let first = p.fresh("acme", later()).await.expect("refreshed");
+        assert_eq!(first.access_token.expose_secret(), "at-0");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        assert_eq!(stored.version, 2, "the rotated pair is stored");
+        assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_pair_that_cannot_be_stored_is_kept_and_stored_on_the_next_use() {
+        let (store, zoom, vault) = setup(0).await;
+        // Every store fails for a while: the pair is kept in the process.
+        let p = Arc::new(
+            TokenProvider::new(
+                store.clone(),
+                zoom.clone(),
+                vault.clone(),
+                Metrics::in_memory("t").0,
+            )
+            .with_store_faults(1000),
+        );
+        let first = p
+            .fresh("acme", later())
+            .await
+            .expect("the rotated token is used");
+        assert_eq!(first.access_token.expose_secret(), "at-0");
+        assert_eq!(
+            store.get("acme").await.expect("get").expect("item").version,
+            1
+        );
+        // Storage is back: the next use stores the kept pair, and no second refresh happens.
+        p.store_faults.store(0, Ordering::SeqCst);
+        let second = p.fresh("acme", later()).await.expect("token");
+        assert_eq!(second.access_token.expose_secret(), "at-0");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        assert_eq!(stored.version, 2, "stored now");
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1, "one refresh in all");
+        assert_eq!(
+            zoom.invalid.load(Ordering::SeqCst),
+            0,
+            "the live token was never lost"
+        );
+        // And a later refresh rotates from the stored token.
+        let later_refresh = p
+            .after_unauthorized("acme", &second, later())
+            .await
+            .expect("refreshed again");
+        assert_eq!(later_refresh.access_token.expose_secret(), "at-1");
+        assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refresh_is_not_started_without_the_time_to_store_it() {
+        let (store, zoom, vault) = setup(0).await;
+        let p = provider(&store, &zoom, &vault);
+        let soon = Instant::now() + Duration::from_secs(2);
+        assert!(matches!(p.fresh("acme", soon).await, Err(TokenError::Busy)));
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 0, "Zoom was not asked");
+        assert!(
+            p.fresh("acme", later()).await.is_ok(),
+            "with time it refreshes"
+        );
+    }
+
+    #[tokio::test]
     async fn a_dead_refresh_token_marks_needs_reauth() {
         let (store, zoom, vault) = setup(0).await;
         *zoom.live.lock().expect("lock") = Some("something-else".into());
         let p = provider(&store, &zoom, &vault);
         assert!(matches!(
-            p.fresh("acme").await,
+            p.fresh("acme", later()).await,
             Err(TokenError::NeedsReauth)
         ));
         assert_eq!(
@@ -624,7 +810,7 @@ mod tests {
             ConnectionStatus::NeedsReauth
         );
         assert!(
-            matches!(p.fresh("acme").await, Err(TokenError::NeedsReauth)),
+            matches!(p.fresh("acme", later()).await, Err(TokenError::NeedsReauth)),
             "no second refresh attempt"
         );
         assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
@@ -637,7 +823,9 @@ mod tests {
         stolen.tenant_id = "mallory".into();
         store.put(&stolen).await.expect("put");
         assert!(matches!(
-            provider(&store, &zoom, &vault).fresh("mallory").await,
+            provider(&store, &zoom, &vault)
+                .fresh("mallory", later())
+                .await,
             Err(TokenError::NeedsReauth)
         ));
     }
@@ -646,7 +834,9 @@ mod tests {
     async fn no_connection_is_not_connected() {
         let (store, zoom, vault) = setup(3600).await;
         assert!(matches!(
-            provider(&store, &zoom, &vault).fresh("nobody").await,
+            provider(&store, &zoom, &vault)
+                .fresh("nobody", later())
+                .await,
             Err(TokenError::NotConnected)
         ));
     }

@@ -100,15 +100,23 @@ pub struct Zoom {
 impl Zoom {
     /// Runs `call` with the owner's fresh token; if Zoom rejects the token, refreshes once
     /// (under the single-flight rules) and runs it again.
-    pub async fn with_credential<T, F, Fut>(&self, owner: &Owner, call: F) -> Result<T, ApiError>
+    pub async fn with_credential<T, F, Fut>(
+        &self,
+        owner: &Owner,
+        deadline: Instant,
+        call: F,
+    ) -> Result<T, ApiError>
     where
         F: Fn(Credential) -> Fut,
         Fut: Future<Output = Result<T, ZoomCallError>>,
     {
-        let credential = self.tokens.fresh(owner).await?;
+        let credential = self.tokens.fresh(owner, deadline).await?;
         match call(credential.clone()).await {
             Err(ZoomCallError::TokenRejected) => {
-                let renewed = self.tokens.after_unauthorized(owner, &credential).await?;
+                let renewed = self
+                    .tokens
+                    .after_unauthorized(owner, &credential, deadline)
+                    .await?;
                 call(renewed).await.map_err(ApiError::from)
             }
             other => other.map_err(ApiError::from),
@@ -116,8 +124,12 @@ impl Zoom {
     }
 
     /// The owner's access token (for a download that streams outside the REST client).
-    pub async fn access_token(&self, owner: &Owner) -> Result<SecretString, ApiError> {
-        Ok(self.tokens.fresh(owner).await?.access_token)
+    pub async fn access_token(
+        &self,
+        owner: &Owner,
+        deadline: Instant,
+    ) -> Result<SecretString, ApiError> {
+        Ok(self.tokens.fresh(owner, deadline).await?.access_token)
     }
 }
 
@@ -130,7 +142,7 @@ impl ZoomApi for Zoom {
         body: Option<&Value>,
         deadline: Instant,
     ) -> Result<Option<T>, ApiError> {
-        self.with_credential(owner, |credential| {
+        self.with_credential(owner, deadline, |credential| {
             let method = method.clone();
             async move {
                 self.client

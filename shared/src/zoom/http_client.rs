@@ -17,6 +17,11 @@ pub fn build() -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
+/// Longest wait for Zoom's OAuth endpoint. A refresh starts only with this much of the
+/// request's budget left (plus the time to store its answer), so the whole refresh, and the
+/// storing of the rotated pair, ends well inside the Lambda's 10 s.
+pub const OAUTH_TIMEOUT: Duration = Duration::from_secs(6);
+
 /// A transport failure of an OAuth request (never carries a request body).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -36,6 +41,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp<'_> {
             let mut outbound = self
                 .0
                 .request(parts.method, parts.uri.to_string())
+                .timeout(OAUTH_TIMEOUT)
                 .body(body);
             for (name, value) in &parts.headers {
                 outbound = outbound.header(name, value);
