@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use zoom_shared::analytics::DynamoAnalytics;
 use zoom_shared::archive::DynamoArchive;
-use zoom_shared::aws::Queue;
+use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::caches::DynamoPageCache;
 use zoom_shared::config::{ConfigError, Env, exit_on_error, vars};
 use zoom_shared::connections::DynamoConnections;
@@ -40,6 +40,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let archive_url =
         exit_on_error(FUNCTION, env.required(vars::ZOOM_ARCHIVE_QUEUE_URL)).to_owned();
     let purge_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_PURGE_QUEUE_URL)).to_owned();
+    let bucket = exit_on_error(FUNCTION, env.required(vars::ZOOM_RECORDINGS_BUCKET)).to_owned();
     let lease_secs = exit_on_error(FUNCTION, lease(&env));
     let sdk = zoom_shared::aws::load_config().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
@@ -52,6 +53,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         archive: DynamoArchive::new(table),
         archive_queue: Queue::new(sqs.clone(), archive_url),
         purge_queue: Queue::new(sqs, purge_url),
+        spool: Bucket::new(&sdk, bucket),
         metrics: Metrics::new(FUNCTION),
         lease_secs,
         crash_after_claim: env

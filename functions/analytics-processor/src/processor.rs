@@ -20,7 +20,8 @@ use zoom_shared::analytics::DynamoAnalytics;
 use zoom_shared::analytics::event::{Parsed, ZoomEvent, parse};
 use zoom_shared::analytics::store::{AnalyticsWriter, Claim, Deauthorization};
 use zoom_shared::archive::{ArchiveJob, ArchiveJobs, ArchiveRequest, ArchiveStore, DynamoArchive};
-use zoom_shared::aws::Queue;
+use zoom_shared::aws::queue::WebhookSpool;
+use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::caches::{DynamoPageCache, Family, PageCache};
 use zoom_shared::clock::now_secs;
 use zoom_shared::connections::{ConnectionStore, DynamoConnections, OwnerDirectory};
@@ -53,6 +54,8 @@ pub struct Processor {
     pub archive_queue: Queue,
     /// Where purge jobs go.
     pub purge_queue: Queue,
+    /// Where intake spooled bodies too large for a message.
+    pub spool: Bucket,
     /// Metrics.
     pub metrics: Metrics,
     /// How long a claim holds before another worker may take the event over.
@@ -163,7 +166,15 @@ impl Processor {
     }
 
     async fn message(&self, message: &SqsMessage) -> Result<(), String> {
-        let body = message.body.as_deref().ok_or("empty message")?;
+        let spooled = match attribute(message, "claim_check") {
+            Some(key) if key.starts_with("webhooks/") => Some(self.spool.fetch(key).await?),
+            Some(_) => return Err("a claim check outside the webhook spool".into()),
+            None => None,
+        };
+        let body = match &spooled {
+            Some(body) => body.as_str(),
+            None => message.body.as_deref().ok_or("empty message")?,
+        };
         let parsed = parse(body)?;
         let dedup = dedup_key(message, body);
         if attribute(message, "authenticated_by") != Some("signature") {

@@ -1,18 +1,21 @@
 //! `POST /api/zoom/webhooks` → [`WebhookHandler::intake`] (logic in
 //! `shared/src/webhooks/intake.rs`). Answers: 200 once SQS accepted the event (or for the URL
 //! validation, or an event we do not process); 401 bad signature or stale timestamp; 400 not a
-//! JSON event; 413 over 128 KiB; 503 when SQS fails, so Zoom retries: an acknowledged event is
-//! never lost.
+//! JSON event; 413 over 1 MiB; 503 when SQS (or, for a large body, the bucket) fails, so Zoom
+//! retries: an acknowledged event is never lost. A body over SQS's limit is spooled to the
+//! bucket first and the message carries its key (`claim_check`).
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
-use zoom_shared::aws::queue::EventPublisher;
+use zoom_shared::aws::queue::{EventPublisher, WebhookSpool};
 use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, Matched, Router, json};
 use zoom_shared::metrics::Metrics;
 use zoom_shared::tokens::provider::now_secs;
-use zoom_shared::webhooks::intake::{Decision, Delivery, IntakeConfig, MAX_BODY_BYTES, decide};
+use zoom_shared::webhooks::intake::{
+    Decision, Delivery, INLINE_LIMIT, IntakeConfig, MAX_BODY_BYTES, decide, spool_key,
+};
 
 /// The routes this function serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,17 +29,21 @@ pub fn router() -> Router<Route> {
     Router::new([(Method::POST, "/api/zoom/webhooks", Route::Intake)])
 }
 
-/// The handler's dependencies, generic over the queue port.
-pub struct WebhookHandler<P> {
+/// The handler's dependencies, generic over the queue and spool ports.
+pub struct WebhookHandler<P, S> {
     /// Secret and legacy token.
     pub config: IntakeConfig,
     /// The events queue.
     pub queue: P,
+    /// Where bodies too large for a message go.
+    pub spool: S,
     /// Metrics.
     pub metrics: Metrics,
 }
 
-impl<P: EventPublisher + 'static> Handler<Route> for WebhookHandler<P> {
+impl<P: EventPublisher + 'static, S: WebhookSpool + 'static> Handler<Route>
+    for WebhookHandler<P, S>
+{
     async fn handle(
         &self,
         _matched: Matched<Route>,
@@ -46,7 +53,7 @@ impl<P: EventPublisher + 'static> Handler<Route> for WebhookHandler<P> {
     }
 }
 
-impl<P: EventPublisher> WebhookHandler<P> {
+impl<P: EventPublisher, S: WebhookSpool> WebhookHandler<P, S> {
     /// Verifies, decides, and publishes.
     pub async fn intake(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
@@ -64,15 +71,30 @@ impl<P: EventPublisher> WebhookHandler<P> {
         match decide(&self.config, headers, body, now_secs()) {
             Decision::Validate(answer) => json(StatusCode::OK, &answer),
             Decision::Publish(event) => {
-                let attributes = [
+                let text = std::str::from_utf8(body)
+                    .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
+                let mut attributes = vec![
                     ("event_type", event.event.as_str()),
                     ("account_id", event.account_id.as_str()),
                     ("dedup_key", event.dedup_key.as_str()),
                     ("authenticated_by", event.authenticated_by),
                 ];
-                let text = std::str::from_utf8(body)
-                    .map_err(|_| ApiError::BadRequest("the body is not UTF-8".into()))?;
-                if let Err(error) = self.queue.publish(text, &attributes).await {
+                let key = spool_key(&event.dedup_key);
+                let message = if text.len() > INLINE_LIMIT {
+                    if let Err(error) = self.spool.spool(&key, body).await {
+                        tracing::error!(%error, event = %event.event, "a large event could not be spooled; Zoom will retry");
+                        reject("spool_unavailable");
+                        return Err(ApiError::unavailable(
+                            "the event could not be stored; retry later",
+                        ));
+                    }
+                    attributes.push(("claim_check", key.as_str()));
+                    self.metrics.count("WebhookSpooled", 1.0, &[]);
+                    serde_json::json!({"claim_check": key}).to_string()
+                } else {
+                    text.to_owned()
+                };
+                if let Err(error) = self.queue.publish(&message, &attributes).await {
                     tracing::error!(%error, event = %event.event, "events queue refused the event; Zoom will retry");
                     reject("queue_unavailable");
                     return Err(ApiError::unavailable(
@@ -109,7 +131,7 @@ impl<P: EventPublisher> WebhookHandler<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zoom_shared::aws::queue::MemoryPublisher;
+    use zoom_shared::aws::queue::{MemoryPublisher, MemorySpool};
     use zoom_shared::webhooks::verify::signature;
 
     /// The route table is exactly what `docs/openapi.yaml` documents for this function.
@@ -118,13 +140,14 @@ mod tests {
         zoom_shared::http::openapi::assert_documented(&router(), "zoom-webhooks");
     }
 
-    fn handler() -> WebhookHandler<MemoryPublisher> {
+    fn handler() -> WebhookHandler<MemoryPublisher, MemorySpool> {
         WebhookHandler {
             config: IntakeConfig {
                 secret: b"s3cret".to_vec(),
                 verification_token: None,
             },
             queue: MemoryPublisher::default(),
+            spool: MemorySpool::default(),
             metrics: Metrics::in_memory("zoom-webhooks").0,
         }
     }
@@ -192,6 +215,29 @@ mod tests {
             413
         );
         assert!(h.queue.messages.lock().expect("lock").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_message_limit_goes_through_the_spool() {
+        let h = handler();
+        let files: Vec<String> = (0..6000)
+            .map(|n| format!(r#"{{"id":"file-{n:05}","file_type":"MP4","file_size":1}}"#))
+            .collect();
+        let body = format!(
+            r#"{{"event":"recording.completed","event_ts":1,"payload":{{"account_id":"a","object":{{"uuid":"u","host_id":"h","recording_files":[{}]}}}}}}"#,
+            files.join(",")
+        );
+        assert!(body.len() > INLINE_LIMIT && body.len() < MAX_BODY_BYTES);
+        assert_eq!(
+            h.intake(&request(&body, true)).await.expect("ok").status(),
+            200
+        );
+        let messages = h.queue.messages.lock().expect("lock").clone();
+        assert_eq!(messages.len(), 1);
+        let pointer: serde_json::Value = serde_json::from_str(&messages[0]).expect("json");
+        let key = pointer["claim_check"].as_str().expect("key");
+        assert!(key.starts_with("webhooks/"));
+        assert_eq!(h.spool.fetch(key).await.expect("spooled"), body);
     }
 
     /// API Gateway delivers a body that is not UTF-8 base64-encoded (lambda_http decodes it

@@ -4,7 +4,7 @@
 mod handler;
 
 use secrecy::ExposeSecret;
-use zoom_shared::aws::Queue;
+use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::config::{ConfigError, Env, ZoomApp, exit_on_error, vars};
 use zoom_shared::metrics::Metrics;
 use zoom_shared::webhooks::intake::IntakeConfig;
@@ -23,6 +23,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             .ok_or(ConfigError::Missing(vars::ZOOM_WEBHOOK_SECRET_TOKEN)),
     );
     let queue_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_EVENTS_QUEUE_URL)).to_owned();
+    let bucket = exit_on_error(FUNCTION, env.required(vars::ZOOM_RECORDINGS_BUCKET)).to_owned();
     let sdk = zoom_shared::aws::load_config().await;
     let handler = handler::WebhookHandler {
         config: IntakeConfig {
@@ -33,6 +34,7 @@ async fn main() -> Result<(), lambda_http::Error> {
                 .map(|t| t.expose_secret().to_owned()),
         },
         queue: Queue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
+        spool: Bucket::new(&sdk, bucket),
         metrics: Metrics::new(FUNCTION),
     };
     zoom_shared::http::serve::run(FUNCTION, handler::router(), handler).await

@@ -100,6 +100,71 @@ impl EventPublisher for Queue {
     }
 }
 
+/// Where webhook bodies too large for an SQS message are kept for the processor (the
+/// claim-check pattern).
+pub trait WebhookSpool: Send + Sync {
+    /// Stores `body` at `key`; `Ok` once it is durable.
+    fn spool(&self, key: &str, body: &[u8]) -> impl Future<Output = Result<(), String>> + Send;
+    /// Reads the body at `key`.
+    fn fetch(&self, key: &str) -> impl Future<Output = Result<String, String>> + Send;
+}
+
+impl WebhookSpool for super::Bucket {
+    async fn spool(&self, key: &str, body: &[u8]) -> Result<(), String> {
+        self.client()
+            .put_object()
+            .bucket(self.name())
+            .key(key)
+            .content_type("application/json")
+            .body(aws_sdk_s3::primitives::ByteStream::from(body.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| describe_sdk_error(&e))
+    }
+
+    async fn fetch(&self, key: &str) -> Result<String, String> {
+        let object = self
+            .client()
+            .get_object()
+            .bucket(self.name())
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| describe_sdk_error(&e))?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|_| "the spooled body could not be read".to_owned())?
+            .into_bytes();
+        String::from_utf8(bytes.to_vec()).map_err(|_| "the spooled body is not UTF-8".to_owned())
+    }
+}
+
+/// An in-memory [`WebhookSpool`] for unit tests.
+#[derive(Debug, Default)]
+pub struct MemorySpool {
+    /// Spooled bodies by key.
+    pub bodies: std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>,
+}
+
+impl WebhookSpool for MemorySpool {
+    async fn spool(&self, key: &str, body: &[u8]) -> Result<(), String> {
+        self.bodies
+            .lock()
+            .map_err(|_| "poisoned".to_owned())?
+            .insert(key.to_owned(), body.to_vec());
+        Ok(())
+    }
+
+    async fn fetch(&self, key: &str) -> Result<String, String> {
+        let bodies = self.bodies.lock().map_err(|_| "poisoned".to_owned())?;
+        let body = bodies.get(key).ok_or("no such spooled body")?;
+        String::from_utf8(body.clone()).map_err(|_| "not UTF-8".to_owned())
+    }
+}
+
 /// An in-memory [`EventPublisher`] for unit tests and benchmarks.
 #[derive(Debug, Default)]
 pub struct MemoryPublisher {

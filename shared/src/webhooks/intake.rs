@@ -6,8 +6,20 @@ use serde_json::Value;
 
 use super::verify::{self, VerifyError};
 
-/// Largest accepted webhook body (Zoom's events are a few KiB).
-pub const MAX_BODY_BYTES: usize = 128 * 1024;
+/// Largest accepted webhook body: 1 MiB. Zoom's events are mostly a few KiB, but a
+/// `recording.completed` with many per-participant files can pass SQS's 256 KiB; anything larger
+/// than 1 MiB is refused with 413 before any work.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Largest body sent inline in an SQS message (SQS takes 256 KiB with the attributes); a larger
+/// one goes through the bucket ([`spool_key`]) and the message carries only its key.
+pub const INLINE_LIMIT: usize = 240 * 1024;
+
+/// The bucket key a large delivery is spooled under: content-addressed, so Zoom's retries of
+/// one delivery write the same object.
+pub fn spool_key(dedup_key: &str) -> String {
+    format!("webhooks/{dedup_key}.json")
+}
 
 /// The events the analytics processor handles; others are acknowledged and counted.
 pub const PROCESSED_EVENTS: &[&str] = &[
