@@ -286,6 +286,30 @@ impl ConnectionStore for DynamoConnections {
         conditional(request.send().await)
     }
 
+    async fn reseal(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+        (access, refresh): (&str, &str),
+    ) -> Result<bool, StoreError> {
+        conditional(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(connection_key(tenant)))
+                .update_expression("SET access_token = :at, refresh_token = :rt")
+                .condition_expression("connection_id = :cid AND version = :version")
+                .expression_attribute_values(":at", s(access))
+                .expression_attribute_values(":rt", s(refresh))
+                .expression_attribute_values(":cid", s(connection_id))
+                .expression_attribute_values(":version", n(version))
+                .send()
+                .await,
+        )
+    }
+
     async fn mark_needs_reauth(
         &self,
         tenant: &str,

@@ -121,6 +121,25 @@ impl ConnectionStore for MemoryConnections {
         Ok(true)
     }
 
+    async fn reseal(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+        (access, refresh): (&str, &str),
+    ) -> Result<bool, StoreError> {
+        let mut items = self.items();
+        let Some((c, _)) = items.get_mut(tenant) else {
+            return Ok(false);
+        };
+        if c.connection_id != connection_id || c.version != version {
+            return Ok(false);
+        }
+        c.access_token = access.to_owned();
+        c.refresh_token = refresh.to_owned();
+        Ok(true)
+    }
+
     async fn mark_needs_reauth(
         &self,
         tenant: &str,

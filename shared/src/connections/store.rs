@@ -79,6 +79,16 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         update: &Refreshed,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Replaces the sealed tokens with the same tokens sealed under the active key, if the
+    /// connection is still `connection_id` at `version` (the version is kept: nothing changed
+    /// but the key).
+    fn reseal(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+        sealed: (&str, &str),
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Marks the connection `needs_reauth` if it is still `connection_id` at `version`.
     fn mark_needs_reauth(
         &self,

@@ -162,10 +162,52 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
             return Ok(credential);
         }
         let connection = self.usable(tenant).await?;
+        self.reseal_if_old(&connection).await;
         if connection.access_expires_at - now_secs() > REFRESH_SKEW_SECS {
             return self.credential(&connection);
         }
         self.refresh(tenant, Stale::Expiring, deadline).await
+    }
+
+    /// Key rotation on use: a connection sealed under an older key is sealed again under the
+    /// active one (best-effort: `zoom-vault reseal` sweeps the idle ones).
+    async fn reseal_if_old(&self, connection: &Connection) {
+        if !self.vault.needs_rotation(&connection.access_token)
+            && !self.vault.needs_rotation(&connection.refresh_token)
+        {
+            return;
+        }
+        let tenant = &connection.tenant_id;
+        let resealed = self
+            .vault
+            .reseal(&owner(tenant, "access"), &connection.access_token)
+            .and_then(|a| {
+                self.vault
+                    .reseal(&owner(tenant, "refresh"), &connection.refresh_token)
+                    .map(|r| (a, r))
+            });
+        let Ok((access, refresh)) = resealed else {
+            return;
+        };
+        match self
+            .store
+            .reseal(
+                tenant,
+                &connection.connection_id,
+                connection.version,
+                (&access, &refresh),
+            )
+            .await
+        {
+            Ok(true) => {
+                self.metrics.count("TokenResealed", 1.0, &[]);
+                tracing::info!("connection sealed again under the active key");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "re-sealing under the active key failed; retried on the next use")
+            }
+        }
     }
 
     /// After Zoom answered 401 (code 124) for `used`: a refreshed token, once.
@@ -476,6 +518,15 @@ mod tests {
         ) -> Result<bool, StoreError> {
             self.as_ref().delete_if_connected_by(tenant, id, at).await
         }
+        async fn reseal(
+            &self,
+            tenant: &str,
+            id: &str,
+            version: i64,
+            sealed: (&str, &str),
+        ) -> Result<bool, StoreError> {
+            self.as_ref().reseal(tenant, id, version, sealed).await
+        }
         async fn mark_needs_reauth(
             &self,
             tenant: &str,
@@ -677,6 +728,15 @@ mod tests {
         ) -> Result<bool, StoreError> {
             self.inner.delete_if_connected_by(tenant, id, at).await
         }
+        async fn reseal(
+            &self,
+            tenant: &str,
+            id: &str,
+            version: i64,
+            sealed: (&str, &str),
+        ) -> Result<bool, StoreError> {
+            self.inner.reseal(tenant, id, version, sealed).await
+        }
         async fn mark_needs_reauth(
             &self,
             tenant: &str,
@@ -794,6 +854,34 @@ mod tests {
             p.fresh("acme", later()).await.is_ok(),
             "with time it refreshes"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_sealed_under_an_old_key_is_sealed_again_on_use() {
+        use base64::Engine;
+        let (store, zoom, old) = setup(3600).await;
+        let key = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+        let rotated = Arc::new(
+            Vault::from_spec(&SecretString::from(format!("k2:{},k1:{}", key(9), key(7))))
+                .expect("vault"),
+        );
+        assert!(!old.needs_rotation(&old.seal("x", "y").expect("seal")));
+        let p = provider(&store, &zoom, &rotated);
+        let credential = p.fresh("acme", later()).await.expect("token");
+        assert_eq!(credential.access_token.expose_secret(), "at-initial");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        assert_eq!(Vault::key_id_of(&stored.access_token), Some("k2"));
+        assert_eq!(Vault::key_id_of(&stored.refresh_token), Some("k2"));
+        assert_eq!(stored.version, 1, "the version is kept");
+        // The old key can go now.
+        let only_new = Arc::new(
+            Vault::from_spec(&SecretString::from(format!("k2:{}", key(9)))).expect("vault"),
+        );
+        let credential = provider(&store, &zoom, &only_new)
+            .fresh("acme", later())
+            .await
+            .expect("opens with the new key alone");
+        assert_eq!(credential.access_token.expose_secret(), "at-initial");
     }
 
     #[tokio::test]

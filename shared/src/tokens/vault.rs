@@ -156,6 +156,21 @@ impl Vault {
     pub fn needs_rotation(&self, ciphertext: &str) -> bool {
         ciphertext.split('.').nth(1) != Some(self.active_key_id())
     }
+
+    /// The key id a ciphertext names (`None` if it is not one of ours).
+    pub fn key_id_of(ciphertext: &str) -> Option<&str> {
+        let mut parts = ciphertext.splitn(3, '.');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("v1"), Some(kid), Some(_)) if !kid.is_empty() => Some(kid),
+            _ => None,
+        }
+    }
+
+    /// `ciphertext` opened and sealed again under the active key (for `owner`).
+    pub fn reseal(&self, owner: &str, ciphertext: &str) -> Result<String, VaultError> {
+        let plain = self.open(owner, ciphertext)?;
+        self.seal(owner, secrecy::ExposeSecret::expose_secret(&plain))
+    }
 }
 
 #[cfg(test)]
