@@ -50,6 +50,12 @@ struct Options {
     uuid: Option<String>,
     event: Option<Value>,
     all: bool,
+    /// On delete: only this occurrence of a recurring meeting (the series stays).
+    occurrence_id: Option<String>,
+    /// Bulk meetings: how many.
+    count: Option<usize>,
+    /// Bulk meetings: bytes of agenda each.
+    agenda_bytes: Option<usize>,
 }
 
 fn options(req: &Req) -> Result<Options, Reply> {
@@ -120,6 +126,7 @@ async fn dispatch(sim: &Arc<Sim>, req: &Req) -> Result<Reply, Reply> {
                 "codes": world.codes.keys().collect::<Vec<_>>(),
             }))
         }
+        (&Method::POST, ["meetings", "bulk"]) => bulk_meetings(sim, &options(req)?)?,
         (&Method::POST, ["meetings", id, "start"]) => start_meeting(sim, id, &options(req)?)?,
         (&Method::POST, ["meetings", id, "participants"]) => join(sim, id, &options(req)?)?,
         (&Method::POST, ["meetings", id, "participants", pid, "leave"]) => {
@@ -458,19 +465,51 @@ fn delete_meeting(sim: &Arc<Sim>, id: &str, o: &Options) -> Result<Reply, Reply>
     let event = {
         let mut state = sim.state();
         let account = state.world.account_id.clone();
-        let meeting = state
-            .world
-            .meetings
-            .remove(&number)
-            .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such meeting"))?;
+        let meeting = match &o.occurrence_id {
+            // One occurrence: the series stays.
+            Some(_) => state.world.meetings.get(&number).cloned(),
+            None => state.world.meetings.remove(&number),
+        }
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, "no such meeting"))?;
         let operator = state
             .world
             .user(&meeting.host_id)
             .map(|u| u.email.clone())
             .unwrap_or_default();
-        webhooks::meeting_deleted(&account, &meeting, &operator, at)
+        webhooks::meeting_deleted(&account, &meeting, &operator, at, o.occurrence_id.as_deref())
     };
     Ok(ok(json!({"delivery_id": webhooks::send(sim, event)})))
+}
+
+/// Adds `count` scheduled meetings to `user_id` (default: the authorizing user), each with an
+/// agenda of `agenda_bytes`, for tests of large list pages. No webhook.
+fn bulk_meetings(sim: &Arc<Sim>, o: &Options) -> Result<Reply, Reply> {
+    let mut state = sim.state();
+    let host = match &o.user_id {
+        Some(user) => user.clone(),
+        None => {
+            let index = state
+                .config
+                .authorizing_user
+                .min(state.world.users.len() - 1);
+            state.world.users[index].id.clone()
+        }
+    };
+    let count = o.count.unwrap_or(1).min(2000);
+    let agenda = "a".repeat(o.agenda_bytes.unwrap_or(0).min(2000));
+    let start = o.at.unwrap_or_else(Utc::now) + chrono::Duration::days(2);
+    let mut ids = Vec::with_capacity(count);
+    for n in 0..count {
+        let at = start + chrono::Duration::minutes(n as i64);
+        let id = state
+            .world
+            .insert_meeting(&host, &format!("Bulk {n}"), 2, at, 30);
+        if let Some(m) = state.world.meetings.get_mut(&id) {
+            m.agenda = agenda.clone();
+        }
+        ids.push(id);
+    }
+    Ok(ok(json!({"ids": ids})))
 }
 
 fn deauthorize(sim: &Arc<Sim>, o: &Options) -> Result<Reply, Reply> {

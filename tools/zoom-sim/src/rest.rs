@@ -180,7 +180,10 @@ impl Ctx<'_> {
             Op::UpdateMeeting(id) => self.update_meeting(id, req),
             Op::DeleteMeeting(id) => {
                 let number = self.meeting(id)?.id;
-                self.world.meetings.remove(&number);
+                // With `occurrence_id`, one occurrence of a series goes; the series stays.
+                if !req.query.contains_key("occurrence_id") {
+                    self.world.meetings.remove(&number);
+                }
                 Ok(empty(StatusCode::NO_CONTENT))
             }
             Op::MeetingRecordings(id) => {

@@ -138,12 +138,24 @@ pub fn participant_left(
     json!({"event": "meeting.participant_left", "event_ts": event_ts(left), "payload": {"account_id": account_id, "object": object}})
 }
 
-/// `meeting.deleted`.
-pub fn meeting_deleted(account_id: &str, m: &Meeting, operator: &str, at: DateTime<Utc>) -> Value {
+/// `meeting.deleted`: the whole meeting, or (`occurrence`) one occurrence of a series
+/// (`operation: "single"` with `occurrences`).
+pub fn meeting_deleted(
+    account_id: &str,
+    m: &Meeting,
+    operator: &str,
+    at: DateTime<Utc>,
+    occurrence: Option<&str>,
+) -> Value {
+    let mut object = json!({"uuid": m.uuid, "id": m.id, "host_id": m.host_id, "topic": m.topic, "type": m.meeting_type,
+                   "start_time": zoom_time(m.start_time), "duration": m.duration, "timezone": m.timezone});
+    if let Some(occurrence) = occurrence {
+        object["occurrences"] = json!([{"occurrence_id": occurrence, "start_time": zoom_time(m.start_time), "status": "deleted"}]);
+    }
     json!({"event": "meeting.deleted", "event_ts": event_ts(at), "payload": {
-        "account_id": account_id, "operator": operator, "operation": "all",
-        "object": {"uuid": m.uuid, "id": m.id, "host_id": m.host_id, "topic": m.topic, "type": m.meeting_type,
-                   "start_time": zoom_time(m.start_time), "duration": m.duration, "timezone": m.timezone}}})
+        "account_id": account_id, "operator": operator,
+        "operation": if occurrence.is_some() { "single" } else { "all" },
+        "object": object}})
 }
 
 /// `recording.completed`.

@@ -1,0 +1,454 @@
+//! Writes that are safe to retry, and stored data that stays true, end to end: idempotent
+//! creates (replayed, refused for another body, single under concurrency, reconciled after a
+//! lost answer), a token refresh whose storing fails, recurring meetings, a list page too large
+//! to cache, and webhook bodies up to 1 MiB.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use zoom_e2e::*;
+
+const CREATES: &str = "POST /v2/users/{userId}/meetings";
+
+async fn create(api: &str, tenant: &str, key: Option<&str>, body: &Value) -> Answer {
+    let mut request = client()
+        .post(format!("{api}/api/zoom/meetings"))
+        .bearer_auth(jwt(tenant))
+        .json(body);
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    send(request).await
+}
+
+async fn get(api: &str, tenant: &str, path: &str) -> Answer {
+    send(
+        client()
+            .get(format!("{api}{path}"))
+            .bearer_auth(jwt(tenant)),
+    )
+    .await
+}
+
+/// yyyy-mm-dd (UTC) of an epoch second.
+fn date_of(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!(
+        "{:04}-{:02}-{:02}",
+        yoe + era * 400 + i64::from(m <= 2),
+        m,
+        d
+    )
+}
+
+async fn calls(sim: &SimProcess, key: &str) -> u64 {
+    sim.get("stats").await["calls"][key].as_u64().unwrap_or(0)
+}
+
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < PATIENCE, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_key_is_one_create_replayed_refused_for_another_body_and_single_under_concurrency() {
+    let env = isolated(&[], 4).await;
+    let tenant = unique("idem");
+    connect(&env.watch.api, &tenant).await;
+    let body = json!({"topic": "Weekly sync", "duration": 30});
+    let first = create(&env.watch.api, &tenant, Some("key-1"), &body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = create(&env.watch.api, &tenant, Some("key-1"), &body).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.json(), first.json(), "the same answer twice");
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(calls(&env.sim, CREATES).await, 1, "one create at Zoom");
+    let other = create(
+        &env.watch.api,
+        &tenant,
+        Some("key-1"),
+        &json!({"topic": "Something else", "duration": 30}),
+    )
+    .await;
+    let problem = other.problem(422);
+    assert_eq!(
+        problem["type"],
+        "urn:problem:zoom-connector:idempotency-key-reused"
+    );
+    assert_eq!(calls(&env.sim, CREATES).await, 1);
+
+    // Eight at once with one key: one create; every success is the same meeting.
+    let racing = json!({"topic": "Racing", "duration": 30});
+    let answers = futures_util::future::join_all(
+        (0..8).map(|_| create(&env.watch.api, &tenant, Some("key-race"), &racing)),
+    )
+    .await;
+    let ids: Vec<i64> = answers
+        .iter()
+        .inspect(|a| assert!([201, 409].contains(&a.status), "{} {}", a.status, a.text))
+        .filter(|a| a.status == 201)
+        .filter_map(|a| a.json()["id"].as_i64())
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    assert_eq!(
+        calls(&env.sim, CREATES).await,
+        2,
+        "the race made one meeting"
+    );
+    let settled = create(&env.watch.api, &tenant, Some("key-race"), &racing).await;
+    assert_eq!(settled.json()["id"].as_i64(), Some(ids[0]));
+    // A bad key is a 400 naming the header.
+    let bad = create(&env.watch.api, &tenant, Some(&"k".repeat(300)), &body).await;
+    assert_eq!(bad.problem(400)["errors"][0]["field"], "Idempotency-Key");
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_made_twice_by_the_retry() {
+    let env = isolated(&[], 1).await;
+    let tenant = unique("lost");
+    connect(&env.watch.api, &tenant).await;
+    // Zoom makes the meeting, then the connection drops before its answer.
+    env.sim
+        .post(
+            "faults",
+            json!({"kind": "drop_answer", "method": "POST", "path": "/v2/users", "count": 1}),
+        )
+        .await;
+    let body =
+        json!({"topic": "Lost answer", "duration": 45, "start_time": "2031-01-02T10:00:00Z"});
+    let first = create(&env.watch.api, &tenant, Some("lost-1"), &body).await;
+    let problem = first.problem(502);
+    assert_eq!(
+        problem["type"],
+        "urn:problem:zoom-connector:zoom-outcome-unknown"
+    );
+    assert_eq!(
+        calls(&env.sim, CREATES).await,
+        1,
+        "our client did not send it again"
+    );
+    let retry = create(&env.watch.api, &tenant, Some("lost-1"), &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(
+        calls(&env.sim, CREATES).await,
+        1,
+        "the retry found it instead of creating"
+    );
+    let made = env.sim.get("account").await["meetings"]
+        .as_array()
+        .expect("meetings")
+        .iter()
+        .filter(|m| m["topic"] == "Lost answer")
+        .count();
+    assert_eq!(made, 1, "one meeting at Zoom");
+    assert_eq!(
+        create(&env.watch.api, &tenant, Some("lost-1"), &body)
+            .await
+            .json(),
+        retry.json(),
+        "replayed from then on"
+    );
+}
+
+/// Storing the rotated pair fails right after Zoom rotated it (every attempt of the first
+/// refresh): the pair is kept, the connection keeps working, the pair is stored on the next use,
+/// and Zoom never sees a dead refresh token.
+#[tokio::test]
+async fn a_storage_failure_right_after_rotation_loses_no_token() {
+    let env = isolated(&[("ZOOM_FAULT_STORE_FAILS_AFTER_REFRESH", "4")], 1).await;
+    let tenant = unique("rotate");
+    connect(&env.watch.api, &tenant).await;
+    let version = || async {
+        let (client, table) = dynamodb().await;
+        client
+            .get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{tenant}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("CONNECTION".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get")
+            .item()
+            .and_then(|i| i.get("version").and_then(|v| v.as_n().ok()).cloned())
+            .unwrap_or_default()
+    };
+    let before = version().await;
+    for round in 0..2 {
+        env.sim.post("tokens/expire", json!({"all": true})).await;
+        for call in 0..2 {
+            let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+            assert_eq!(
+                answer.status, 200,
+                "round {round} call {call}: {}",
+                answer.text
+            );
+        }
+    }
+    let stats = env.sim.get("stats").await;
+    assert_eq!(stats["invalid_grant"], 0, "{stats}");
+    assert_eq!(stats["tokens_refreshed"], 2, "{stats}");
+    assert_ne!(version().await, before, "the rotated pairs were stored");
+}
+
+/// A slow token endpoint (most of the request's budget) still ends with the rotated pair
+/// stored: the next request uses it, nothing is refreshed with a dead token.
+#[tokio::test]
+async fn a_slow_refresh_still_stores_the_rotated_pair() {
+    let env = isolated(&[], 1).await;
+    let tenant = unique("slowrefresh");
+    connect(&env.watch.api, &tenant).await;
+    env.sim.post("tokens/expire", json!({"all": true})).await;
+    env.sim
+        .post(
+            "faults",
+            json!({"kind": "latency", "path": "/oauth/token", "count": 1, "latency_ms": 4000}),
+        )
+        .await;
+    let first = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert!(
+        [200, 503, 504].contains(&first.status),
+        "a slow refresh is an answer, not a hang: {} {}",
+        first.status,
+        first.text
+    );
+    let next = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert_eq!(next.status, 200, "{}", next.text);
+    let stats = env.sim.get("stats").await;
+    assert_eq!(stats["invalid_grant"], 0, "{stats}");
+}
+
+#[tokio::test]
+async fn a_recurring_meeting_stays_scheduled_after_an_occurrence_and_a_single_delete_leaves_it() {
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let tenant = unique("series");
+    connect(&env.watch.api, &tenant).await;
+    let series = create(
+        &env.watch.api,
+        &tenant,
+        None,
+        &json!({"topic": "Weekly series", "type": 8, "start_time": "2031-01-06T09:00:00Z", "duration": 30,
+                "timezone": "UTC", "recurrence": {"type": 2, "repeat_interval": 1, "weekly_days": "2", "end_times": 10}}),
+    )
+    .await;
+    assert_eq!(series.status, 201, "{}", series.text);
+    let id = series.json()["id"].as_i64().expect("id");
+    let single = create(
+        &env.watch.api,
+        &tenant,
+        None,
+        &json!({"topic": "One-off", "start_time": "2031-01-06T11:00:00Z", "duration": 30}),
+    )
+    .await;
+    let single_id = single.json()["id"].as_i64().expect("id");
+    // One occurrence of each happens.
+    for m in [id, single_id] {
+        env.sim
+            .post(&format!("meetings/{m}/start"), json!({}))
+            .await;
+        env.sim.post(&format!("meetings/{m}/end"), json!({})).await;
+    }
+    eventually("the one-off meeting is completed", || async {
+        get(
+            &env.watch.api,
+            &tenant,
+            &format!("/api/zoom/meetings/{single_id}"),
+        )
+        .await
+        .json()["status"]
+            == "completed"
+    })
+    .await;
+    eventually("the events queue is drained", || async {
+        queue_depth(&env.queues.0).await == 0
+    })
+    .await;
+    let stored = get(&env.watch.api, &tenant, &format!("/api/zoom/meetings/{id}")).await;
+    assert_eq!(
+        stored.json()["status"],
+        "scheduled",
+        "the series goes on: {}",
+        stored.text
+    );
+    let listed = get(
+        &env.watch.api,
+        &tenant,
+        "/api/zoom/meetings?refresh=true&page_size=300",
+    )
+    .await;
+    assert!(
+        listed.json()["meetings"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|m| m["id"] == id && m["status"] == "scheduled"),
+        "{}",
+        listed.text
+    );
+    // Deleting one occurrence (through us, then Zoom's webhook of it) leaves the series.
+    let deleted = send(
+        client()
+            .delete(format!(
+                "{}/api/zoom/meetings/{id}?occurrence_id=1925110800000",
+                env.watch.api
+            ))
+            .bearer_auth(jwt(&tenant)),
+    )
+    .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    env.sim
+        .post(
+            &format!("meetings/{id}/delete"),
+            json!({"occurrence_id": "1925110800000"}),
+        )
+        .await;
+    eventually("the occurrence's webhook is processed", || async {
+        queue_depth(&env.queues.0).await == 0
+    })
+    .await;
+    let after = get(
+        &env.watch.api,
+        &tenant,
+        &format!("/api/zoom/meetings/{id}?refresh=true"),
+    )
+    .await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.json()["status"], "scheduled", "{}", after.text);
+}
+
+#[tokio::test]
+async fn a_list_page_too_large_for_one_item_is_still_served() {
+    let env = isolated(&[], 1).await;
+    let tenant = unique("bigpage");
+    connect(&env.watch.api, &tenant).await;
+    env.sim
+        .post("meetings/bulk", json!({"count": 300, "agenda_bytes": 2000}))
+        .await;
+    let path = "/api/zoom/meetings?page_size=300";
+    let first = get(&env.watch.api, &tenant, path).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        &first.text[..first.text.len().min(300)]
+    );
+    assert!(first.text.len() > 400 * 1024, "{} bytes", first.text.len());
+    let lists = "GET /v2/users/{userId}/meetings";
+    let before = calls(&env.sim, lists).await;
+    let second = get(&env.watch.api, &tenant, path).await;
+    assert_eq!(second.status, 200);
+    assert!(
+        calls(&env.sim, lists).await - before <= 1,
+        "at most one Zoom call"
+    );
+    assert_eq!(second.json()["meetings"], first.json()["meetings"]);
+}
+
+#[tokio::test]
+async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused() {
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let tenant = unique("bigbody");
+    connect(&env.watch.api, &tenant).await;
+    let account = env.sim.get("account").await;
+    let account_id = account["account_id"].as_str().expect("account");
+    let host = account["authorizing_user"]["id"].as_str().expect("host");
+    let post = |body: String| {
+        let ts = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs())
+        .to_string();
+        let signature = zoom_signature(&zoom_e2e::env("ZOOM_WEBHOOK_SECRET_TOKEN"), &ts, &body);
+        send(
+            client()
+                .post(format!("{}/api/zoom/webhooks", env.watch.api))
+                .header("x-zm-request-timestamp", ts)
+                .header("x-zm-signature", signature)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    // A meeting.started of more than 200 KiB (SQS takes 256 KiB in all): it goes through the
+    // spool and is counted.
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        - 3600;
+    let iso = |t: u64| {
+        let s = t % 86_400;
+        format!(
+            "{}T{:02}:{:02}:{:02}Z",
+            date_of(t),
+            s / 3600,
+            (s % 3600) / 60,
+            s % 60
+        )
+    };
+    let event = json!({"event": "meeting.started", "event_ts": start * 1000, "payload": {"account_id": account_id,
+        "object": {"id": "424242", "uuid": "big-body-uuid==", "host_id": host, "topic": "big body", "type": 2,
+                   "start_time": iso(start), "duration": 30, "tracking_fields": [{"field": "pad", "value": "p".repeat(210 * 1024)}]}}})
+    .to_string();
+    assert!(event.len() > 200 * 1024, "{} bytes", event.len());
+    let answer = post(event).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let day = date_of(start);
+    eventually("the large event is counted", || async {
+        get(
+            &env.watch.api,
+            &tenant,
+            &format!("/api/zoom/analytics/meetings?from={day}&to={day}"),
+        )
+        .await
+        .json()["summary"]["meetings_started"]
+            == 1
+    })
+    .await;
+    // Over 1 MiB: refused before any work.
+    let huge = format!(
+        r#"{{"event":"meeting.started","payload":{{"account_id":"{account_id}","pad":"{}"}}}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
+    let refused = post(huge).await;
+    let problem = refused.problem(413);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("1048576")),
+        "{problem}"
+    );
+}
