@@ -276,17 +276,28 @@ async fn a_recurring_meeting_stays_scheduled_after_an_occurrence_and_a_single_de
             .await;
         env.sim.post(&format!("meetings/{m}/end"), json!({})).await;
     }
-    eventually("the one-off meeting is completed", || async {
-        get(
+    let started = Instant::now();
+    loop {
+        let answer = get(
             &env.watch.api,
             &tenant,
             &format!("/api/zoom/meetings/{single_id}"),
         )
-        .await
-        .json()["status"]
-            == "completed"
-    })
-    .await;
+        .await;
+        if answer.json()["status"] == "completed" {
+            break;
+        }
+        if started.elapsed() > PATIENCE {
+            let logs = env.watch.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(80).collect();
+            panic!(
+                "the one-off meeting never completed: {}\n{}",
+                answer.text,
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     eventually("the events queue is drained", || async {
         queue_depth(&env.queues.0).await == 0
     })

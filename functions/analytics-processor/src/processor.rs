@@ -177,7 +177,9 @@ impl Processor {
         };
         let parsed = parse(body)?;
         let dedup = dedup_key(message, body);
-        if attribute(message, "authenticated_by") != Some("signature") {
+        // Intake marks how each delivery proved it is Zoom's; only intake may send to this
+        // queue, and messages queued before the mark existed carry none (they were signed).
+        if attribute(message, "authenticated_by") == Some("verification_token") {
             self.dropped(&parsed.event, "unsigned");
             return Ok(());
         }
@@ -236,16 +238,18 @@ impl Processor {
         result
     }
 
-    /// Sets a stored meeting's status; when it was stored, its cached lists are stale.
+    /// Sets a stored meeting's status as of `at_ms`; when it changed, its cached lists are
+    /// stale.
     async fn set_status(
         &self,
         owner: &Owner,
         id: i64,
         status: MeetingStatus,
+        at_ms: i64,
     ) -> Result<(), String> {
         if self
             .meetings
-            .set_status(owner, id, status)
+            .set_status(owner, id, status, at_ms)
             .await
             .map_err(store)?
         {
@@ -280,12 +284,22 @@ impl Processor {
             | ZoomEvent::Left(i, _, _) => {
                 match &parsed.event {
                     ZoomEvent::Started(_) => {
-                        self.set_status(owner, i.meeting_id, MeetingStatus::Live)
-                            .await?
+                        self.set_status(
+                            owner,
+                            i.meeting_id,
+                            MeetingStatus::Live,
+                            parsed.happened_at_ms(),
+                        )
+                        .await?
                     }
                     ZoomEvent::Ended(..) => {
-                        self.set_status(owner, i.meeting_id, MeetingStatus::Completed)
-                            .await?
+                        self.set_status(
+                            owner,
+                            i.meeting_id,
+                            MeetingStatus::Completed,
+                            parsed.happened_at_ms(),
+                        )
+                        .await?
                     }
                     _ => {}
                 }
@@ -316,8 +330,13 @@ impl Processor {
                     // One occurrence went: the series stays scheduled; lists show the change.
                     self.lists_changed(owner).await?;
                 } else {
-                    self.set_status(owner, *meeting_id, MeetingStatus::Cancelled)
-                        .await?;
+                    self.set_status(
+                        owner,
+                        *meeting_id,
+                        MeetingStatus::Cancelled,
+                        parsed.happened_at_ms(),
+                    )
+                    .await?;
                 }
                 analytics
                     .complete_claim(owner, dedup, claim_id)

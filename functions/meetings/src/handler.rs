@@ -391,7 +391,7 @@ where
         if occurrence.is_empty()
             && let Err(e) = self
                 .meetings
-                .set_status(owner, id, MeetingStatus::Cancelled)
+                .set_status(owner, id, MeetingStatus::Cancelled, now_millis())
                 .await
         {
             tracing::warn!(error = %e, "deleted meeting could not be marked cancelled");

@@ -82,6 +82,21 @@ pub struct Parsed {
     pub account_id: String,
     /// The event.
     pub event: ZoomEvent,
+    /// When Zoom says it happened (`event_ts`, epoch milliseconds; 0 when absent).
+    pub event_ts: i64,
+}
+
+impl Parsed {
+    /// When the event's change happened, epoch milliseconds: the meeting's start or end for
+    /// those events, else Zoom's `event_ts`. Status changes apply in this order, whatever the
+    /// order of delivery.
+    pub fn happened_at_ms(&self) -> i64 {
+        match &self.event {
+            ZoomEvent::Started(i) => i.start_time.timestamp_millis(),
+            ZoomEvent::Ended(_, end) => end.timestamp_millis(),
+            _ => self.event_ts,
+        }
+    }
 }
 
 fn time(value: &Value) -> Option<DateTime<Utc>> {
@@ -203,6 +218,7 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
             .unwrap_or_default()
             .to_owned(),
         event,
+        event_ts: value["event_ts"].as_i64().unwrap_or(0),
     })
 }
 

@@ -100,6 +100,7 @@ impl MeetingStore for DynamoMeetings {
         owner: &Owner,
         id: i64,
         status: MeetingStatus,
+        at_ms: i64,
     ) -> Result<bool, StoreError> {
         stored(
             self.table
@@ -107,9 +108,12 @@ impl MeetingStore for DynamoMeetings {
                 .update_item()
                 .table_name(self.table.name())
                 .set_key(Some(meeting_key(owner, id)))
-                .update_expression("SET event_status = :status REMOVE stale")
-                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET event_status = :status, event_at = :at REMOVE stale")
+                .condition_expression(
+                    "attribute_exists(pk) AND (attribute_not_exists(event_at) OR event_at <= :at)",
+                )
                 .expression_attribute_values(":status", s(status_text(status)))
+                .expression_attribute_values(":at", n(at_ms))
                 .send()
                 .await,
         )

@@ -8,8 +8,9 @@ use super::view::{Meeting, MeetingStatus, effective_status};
 use crate::owner::Owner;
 use crate::store::StoreError;
 
-/// One stored meeting: Zoom's copy, when fetched, the webhook status, stale or not.
-type Entry = (Meeting, i64, Option<MeetingStatus>, bool);
+/// One stored meeting: Zoom's copy, when fetched, the webhook status (and when it happened),
+/// stale or not.
+type Entry = (Meeting, i64, Option<(MeetingStatus, i64)>, bool);
 
 /// Meetings by (namespace, id).
 #[derive(Debug, Default)]
@@ -36,7 +37,7 @@ impl MeetingStore for MemoryMeetings {
             .get(&(owner.namespace(), id))
             .map(|(m, at, event, stale)| {
                 let mut meeting = m.clone();
-                meeting.status = effective_status(m.status, *event, m.meeting_type);
+                meeting.status = effective_status(m.status, event.map(|(s, _)| s), m.meeting_type);
                 StoredMeeting {
                     settled: meeting.status.is_final() && !stale,
                     meeting,
@@ -67,15 +68,18 @@ impl MeetingStore for MemoryMeetings {
         owner: &Owner,
         id: i64,
         status: MeetingStatus,
+        at_ms: i64,
     ) -> Result<bool, StoreError> {
-        Ok(self
-            .items()
-            .get_mut(&(owner.namespace(), id))
-            .map(|entry| {
-                entry.2 = Some(status);
-                entry.3 = false;
-            })
-            .is_some())
+        let mut items = self.items();
+        let Some(entry) = items.get_mut(&(owner.namespace(), id)) else {
+            return Ok(false);
+        };
+        if entry.2.is_some_and(|(_, at)| at > at_ms) {
+            return Ok(false);
+        }
+        entry.2 = Some((status, at_ms));
+        entry.3 = false;
+        Ok(true)
     }
 
     async fn mark_stale(&self, owner: &Owner, id: i64) -> Result<bool, StoreError> {

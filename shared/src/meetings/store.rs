@@ -33,13 +33,15 @@ pub trait MeetingStore: Send + Sync {
         meeting: &Meeting,
         fetched_at: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records a webhook's status for a stored meeting; `false` (and nothing written) when it is
-    /// not stored.
+    /// Records a webhook's status for a stored meeting, as of `at_ms` (when it happened): an
+    /// older status than the one stored is ignored, so deliveries out of order cannot undo a
+    /// later change. `false` (and nothing written) when it is not stored or is older.
     fn set_status(
         &self,
         owner: &Owner,
         id: i64,
         status: MeetingStatus,
+        at_ms: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Marks a stored meeting stale (Zoom says it changed): the next read asks Zoom. `false`
     /// when it is not stored.

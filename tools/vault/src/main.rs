@@ -25,7 +25,11 @@ use zoom_shared::tokens::vault::Vault;
 
 /// The sealed attributes of each kind of item.
 const SEALED: &[(&str, &str, &[&str])] = &[
-    ("connection", "CONNECTION", &["access_token", "refresh_token"]),
+    (
+        "connection",
+        "CONNECTION",
+        &["access_token", "refresh_token"],
+    ),
     ("s2s_token", "TOKEN", &["access_token"]),
     ("oauth_state", "STATE", &["pkce_verifier"]),
 ];

@@ -476,7 +476,13 @@ fn delete_meeting(sim: &Arc<Sim>, id: &str, o: &Options) -> Result<Reply, Reply>
             .user(&meeting.host_id)
             .map(|u| u.email.clone())
             .unwrap_or_default();
-        webhooks::meeting_deleted(&account, &meeting, &operator, at, o.occurrence_id.as_deref())
+        webhooks::meeting_deleted(
+            &account,
+            &meeting,
+            &operator,
+            at,
+            o.occurrence_id.as_deref(),
+        )
     };
     Ok(ok(json!({"delivery_id": webhooks::send(sim, event)})))
 }
