@@ -255,6 +255,31 @@ async fn state_reuse_tampering_and_cross_tenant_use_are_400() {
 }
 
 #[tokio::test]
+async fn an_api_callback_retried_with_its_idempotency_key_replays_the_connection() {
+    let tenant = unique("cbkey");
+    let (url, state) = start_flow(&api(), &tenant).await;
+    let code = code_for(&url).await;
+    let body = json!({"code": code, "state": state});
+    let call = |key: Option<&'static str>| {
+        let mut request = client()
+            .post(format!("{}/api/zoom/auth/callback", api()))
+            .bearer_auth(jwt(&tenant))
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        send(request)
+    };
+    let first = call(Some("connect-1")).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let retry = call(Some("connect-1")).await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    assert_eq!(retry.json(), first.json(), "the lost answer is replayed");
+    // Without the key, a second use of the code and state is refused.
+    call(None).await.problem(400);
+}
+
+#[tokio::test]
 async fn an_expired_state_is_400() {
     let watch = ExtraWatch::start(&[("ZOOM_OAUTH_STATE_TTL_SECS", "1")], "/api/zoom/health").await;
     let tenant = unique("expiry");

@@ -30,6 +30,9 @@ use zoom_shared::tokens::provider::owner;
 use zoom_shared::zoom::api::{Zoom, ZoomApi};
 use zoom_shared::zoom::models::ZoomUser;
 
+use zoom_shared::clock::now_secs;
+use zoom_shared::idempotency::{self, Begin, DynamoIdempotency, IdempotencyStore, StoredAnswer};
+
 use crate::flow::{
     CallbackError, Completed, ConnectFlow, nonce_from_cookies, nonce_hash, state_hash,
 };
@@ -70,8 +73,26 @@ pub fn router() -> Router<Route> {
     ])
 }
 
+/// The idempotency route name of the API callback.
+const CALLBACK_ROUTE: &str = "connect-callback";
+
+/// Where the API callback's idempotency records live: the tenant's connect-flow namespace
+/// (there is no connection yet when it starts; records expire after a day).
+fn connect_scope(tenant: &str) -> Owner {
+    Owner {
+        tenant_id: tenant.to_owned(),
+        connection_id: "connect-flow".to_owned(),
+        account_id: String::new(),
+        reach: Reach::Account,
+        mode: Mode::UserOAuth,
+        email: None,
+    }
+}
+
 /// The handler's dependencies.
 pub struct AuthHandler {
+    /// `Idempotency-Key` records of the API callback.
+    pub idempotency: DynamoIdempotency,
     /// The connect flow.
     pub flow: ConnectFlow<DynamoStates, DynamoConnections>,
     /// Who the caller is, as an owner (Server-to-Server bindings).
@@ -330,19 +351,75 @@ impl AuthHandler {
         let (Some(code), Some(state)) = (code, state) else {
             return Err(ApiError::Validation(errors));
         };
-        let completed = self
+        // A retry with the same Idempotency-Key replays the first answer (the code and state are
+        // single-use: without the key a retry after success is 400).
+        let key = idempotency::key_of(request)?;
+        let scope = connect_scope(&caller.tenant_id);
+        let claim = match &key {
+            None => None,
+            Some(key) => match self
+                .idempotency
+                .begin(
+                    &scope,
+                    CALLBACK_ROUTE,
+                    key,
+                    &idempotency::fingerprint(request),
+                    now_secs(),
+                )
+                .await?
+            {
+                Begin::Replay(answer) => {
+                    let body: Value = serde_json::from_str(&answer.body)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    return json(StatusCode::OK, &body);
+                }
+                Begin::New { claim } | Begin::Unknown { claim, .. } => Some(claim),
+                other => {
+                    return Err(idempotency::refusal(&other).unwrap_or_else(|| {
+                        ApiError::Internal("unexpected idempotency state".into())
+                    }));
+                }
+            },
+        };
+        let outcome = match self
             .flow
             .complete(&code, &state, Binding::Tenant(&caller.tenant_id))
             .await
-            .map_err(callback_problem)?;
-        let connection = self.finish(completed).await.map_err(callback_problem)?;
-        json(
-            StatusCode::OK,
-            &json!({
-                "connected": true, "zoom_user_id": connection.zoom_user_id(), "zoom_account_id": connection.zoom_account_id,
-                "email": connection.email, "scopes": connection.scopes,
-            }),
-        )
+        {
+            Ok(completed) => self.finish(completed).await,
+            Err(e) => Err(e),
+        };
+        let connection = match outcome {
+            Ok(connection) => connection,
+            Err(e) => {
+                if let (Some(key), Some(claim)) = (&key, &claim) {
+                    let _ = self
+                        .idempotency
+                        .release(&scope, CALLBACK_ROUTE, key, claim)
+                        .await;
+                }
+                return Err(callback_problem(e));
+            }
+        };
+        let body = json!({
+            "connected": true, "zoom_user_id": connection.zoom_user_id(), "zoom_account_id": connection.zoom_account_id,
+            "email": connection.email, "scopes": connection.scopes,
+        });
+        if let (Some(key), Some(claim)) = (&key, &claim) {
+            let answer = StoredAnswer {
+                status: 200,
+                location: None,
+                body: body.to_string(),
+            };
+            if let Err(e) = self
+                .idempotency
+                .finish(&scope, CALLBACK_ROUTE, key, claim, &answer)
+                .await
+            {
+                tracing::warn!(error = %e, "idempotent answer of the callback not stored");
+            }
+        }
+        json(StatusCode::OK, &body)
     }
 
     /// Revokes at Zoom, queues the purge of everything the connection owns (items and files),

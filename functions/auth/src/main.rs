@@ -25,6 +25,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = exit_on_error(FUNCTION, settings::AuthSettings::from_env(&env, &zoom.app));
     let sdk = zoom_shared::aws::load_config().await;
     let handler = handler::AuthHandler {
+        idempotency: zoom_shared::idempotency::DynamoIdempotency::new(zoom.table.clone()),
         flow: flow::ConnectFlow {
             states: DynamoStates::new(zoom.table.clone()),
             connections: zoom.connections(),
