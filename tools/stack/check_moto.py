@@ -19,6 +19,13 @@ decides them (DynamoDB per item of a transaction and against the index a Query n
 the JSON and the query protocol, S3 path- and virtual-host-style, presigned URLs, DeleteObjects
 per key, a test's stand-in resource as the resource it stands in for); each denial has the shape
 the SDKs parse as AccessDenied; other keys are unrestricted; every decision is in the audit log.
+
+Meter: through a real boto3 client, writes and reads of known sizes are charged exactly the
+capacity units DynamoDB's rules give (index writes included), a failed conditional write 1 WRU,
+a transaction twice its items' units; ReturnConsumedCapacity answers the same numbers as
+GET /_zoom/meter; requests are counted per principal, service and operation; the largest item
+is reported by /_zoom/meter/items; the transaction-conflict fault cancels with
+TransactionConflict and applies nothing, the throttle fault answers as DynamoDB throttles.
 """
 
 import http.client
@@ -326,12 +333,179 @@ def check_iam(port, audit):
           "AWS answers them, other keys unrestricted")
 
 
+def admin(port, path, body=None):
+    """GET (or POST `body`) one of the wrapper's /_zoom/ endpoints, as JSON."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
+                                     method="GET" if body is None else "POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
+def check_meter(port):
+    endpoint = f"http://127.0.0.1:{port}"
+    once = Config(retries={"total_max_attempts": 1})
+    db = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="meter-fn",
+                      aws_secret_access_key="secret", config=once)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="meter-fn",
+                       aws_secret_access_key="secret")
+    table = "check-meter"
+    db.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi1", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                                               {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
+    queue = sqs.create_queue(QueueName="check-meter")["QueueUrl"]
+    admin(port, "/_zoom/meter/reset", {})
+
+    def item(pk, sk, size, **extra):
+        """An item of exactly `size` bytes by DynamoDB's rules (names + UTF-8 values)."""
+        fixed = 2 + len(pk) + 2 + len(sk) + 1 + sum(len(k) + len(v) for k, v in extra.items())
+        return {"pk": {"S": pk}, "sk": {"S": sk}, "d": {"S": "x" * (size - fixed)},
+                **{k: {"S": v} for k, v in extra.items()}}
+
+    def key(pk, sk):
+        return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+    expected = {}  # operation -> [wru, rru]
+
+    def charged(operation, answer, wru=0.0, rru=0.0, detail="TOTAL"):
+        got = answer["ConsumedCapacity"]
+        got = got if isinstance(got, list) else [got]
+        total = sum(c["CapacityUnits"] for c in got)
+        assert total == wru + rru, f"{operation}: ConsumedCapacity {got}, expected {wru} WRU + {rru} RRU"
+        for c in got:
+            assert c["TableName"] == table, c
+            if detail == "INDEXES":
+                assert "Table" in c, c
+        mine = expected.setdefault(operation, [0.0, 0.0])
+        mine[0] += wru
+        mine[1] += rru
+        return got
+
+    def failing(call, code):
+        try:
+            call()
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == code, error.response
+            return error
+        raise AssertionError(f"expected {code}")
+
+    # Writes: 1,510 bytes = 2 WRU; replaced by 700 bytes: still the larger, 2; 5,000 bytes: 5.
+    charged("PutItem", db.put_item(TableName=table, Item=item("A", "1", 1510), ReturnConsumedCapacity="TOTAL"), wru=2)
+    charged("PutItem", db.put_item(TableName=table, Item=item("A", "1", 700), ReturnConsumedCapacity="TOTAL"), wru=2)
+    charged("PutItem", db.put_item(TableName=table, Item=item("A", "2", 5000), ReturnConsumedCapacity="TOTAL"), wru=5)
+    charged("UpdateItem", db.update_item(TableName=table, Key=key("A", "1"), UpdateExpression="SET e = :e",
+                                         ExpressionAttributeValues={":e": {"S": "y" * 1000}},
+                                         ReturnConsumedCapacity="TOTAL"), wru=2)  # 700 -> 1,701 bytes
+    # Reads: 5,000 bytes strongly consistent 2 RRU, eventually 1; a missing item 0.5.
+    charged("GetItem", db.get_item(TableName=table, Key=key("A", "2"), ConsistentRead=True,
+                                   ReturnConsumedCapacity="TOTAL"), rru=2)
+    charged("GetItem", db.get_item(TableName=table, Key=key("A", "2"), ReturnConsumedCapacity="TOTAL"), rru=1)
+    charged("GetItem", db.get_item(TableName=table, Key=key("A", "none"), ReturnConsumedCapacity="TOTAL"), rru=0.5)
+    # A Query evaluates both items (1,701 + 5,000 bytes: 2 RRU strongly consistent), even when
+    # the filter keeps none of them.
+    answer = db.query(TableName=table, KeyConditionExpression="pk = :p", FilterExpression="attribute_exists(nope)",
+                      ExpressionAttributeValues={":p": {"S": "A"}}, ConsistentRead=True,
+                      ReturnConsumedCapacity="TOTAL")
+    assert answer["Count"] == 0 and answer["ScannedCount"] == 2, answer
+    charged("Query", answer, rru=2)
+    # A failed conditional write: 1 WRU for a new item, the existing item's size otherwise.
+    failing(lambda: db.put_item(TableName=table, Item=item("A", "new", 3000), ConditionExpression="attribute_exists(pk)"),
+            "ConditionalCheckFailedException")
+    failing(lambda: db.update_item(TableName=table, Key=key("A", "2"), UpdateExpression="SET e = :e",
+                                   ConditionExpression="attribute_not_exists(pk)",
+                                   ExpressionAttributeValues={":e": {"S": "z"}}), "ConditionalCheckFailedException")
+    expected["PutItem"][0] += 1
+    expected["UpdateItem"][0] += 5
+    # A transaction: twice each item's units (two of 1 KB or less, one of 1,510 bytes).
+    charged("TransactWriteItems", db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": item("T", "1", 300)}},
+        {"Put": {"TableName": table, "Item": item("T", "2", 1510)}},
+        {"Update": {"TableName": table, "Key": key("T", "3"), "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"S": "1"}}}}], ReturnConsumedCapacity="TOTAL"), wru=8)
+    # Index writes: a new entry is one write; changing its key is two (delete + put).
+    got = charged("PutItem", db.put_item(TableName=table, Item=item("G", "1", 200, gsi1pk="H", gsi1sk="1"),
+                                         ReturnConsumedCapacity="INDEXES"), wru=2, detail="INDEXES")
+    assert got[0]["GlobalSecondaryIndexes"]["gsi1"]["CapacityUnits"] == 1, got
+    got = charged("UpdateItem", db.update_item(TableName=table, Key=key("G", "1"), UpdateExpression="SET gsi1sk = :s",
+                                               ExpressionAttributeValues={":s": {"S": "2"}},
+                                               ReturnConsumedCapacity="INDEXES"), wru=3, detail="INDEXES")
+    assert got[0]["Table"]["CapacityUnits"] == 1 and got[0]["GlobalSecondaryIndexes"]["gsi1"]["CapacityUnits"] == 2
+    got = charged("Query", db.query(TableName=table, IndexName="gsi1", KeyConditionExpression="gsi1pk = :h",
+                                    ExpressionAttributeValues={":h": {"S": "H"}}, ReturnConsumedCapacity="INDEXES"),
+                  rru=0.5, detail="INDEXES")
+    assert got[0]["GlobalSecondaryIndexes"]["gsi1"]["CapacityUnits"] == 0.5, got
+    # Without ReturnConsumedCapacity it is still metered.
+    db.delete_item(TableName=table, Key=key("A", "1"))
+    expected["DeleteItem"] = [2.0, 0.0]
+
+    # Faults: every transaction writing ANALYTICS# is cancelled as contention, nothing applied.
+    admin(port, "/_zoom/faults", {"transaction_conflict_every": 1, "key_prefix": "ANALYTICS#"})
+    error = failing(lambda: db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": item("X", "1", 100)}},
+        {"Put": {"TableName": table, "Item": item("ANALYTICS#t", "DAY#1", 100)}}]), "TransactionCanceledException")
+    reasons = [r["Code"] for r in error.response["CancellationReasons"]]
+    assert reasons == ["None", "TransactionConflict"], error.response
+    assert "Item" not in db.get_item(TableName=table, Key=key("X", "1")), "a cancelled transaction wrote"
+    expected["GetItem"][1] += 0.5
+    expected["TransactWriteItems"][0] += 2  # its prepare phase
+    admin(port, "/_zoom/faults", {"transaction_conflict_every": 0})
+    db.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item("ANALYTICS#t", "DAY#1", 100)}}])
+    expected["TransactWriteItems"][0] += 2
+    # Throttling: every second write of such a key, single or transactional.
+    faults = admin(port, "/_zoom/faults", {"throttle_every": 2, "key_prefix": "ANALYTICS#"})
+    assert faults["throttle_every"] == 2, faults
+    db.put_item(TableName=table, Item=item("ANALYTICS#t", "DAY#2", 100))
+    failing(lambda: db.put_item(TableName=table, Item=item("ANALYTICS#t", "DAY#3", 100)),
+            "ProvisionedThroughputExceededException")
+    db.put_item(TableName=table, Item=item("OTHER", "1", 100))  # another key: not counted
+    db.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item("ANALYTICS#t", "DAY#4", 100)}}])
+    error = failing(lambda: db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": item("ANALYTICS#t", "DAY#5", 100)}}]), "TransactionCanceledException")
+    assert [r["Code"] for r in error.response["CancellationReasons"]] == ["ThrottlingError"], error.response
+    assert "Item" not in db.get_item(TableName=table, Key=key("ANALYTICS#t", "DAY#5")), "a throttled write was applied"
+    faults = admin(port, "/_zoom/faults", {"throttle_every": 0})
+    assert faults["injected"] == {"transaction_conflict": 1, "throttle": 2}, faults
+    expected["PutItem"][0] += 2
+    expected["TransactWriteItems"][0] += 2
+    expected["GetItem"][1] += 0.5
+
+    sqs.send_message(QueueUrl=queue, MessageBody="m")
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+
+    meter = admin(port, "/_zoom/meter")
+    mine = meter["by_principal"]["meter-fn"]
+    for operation, (wru, rru) in expected.items():
+        entry = mine["dynamodb"][operation]
+        assert (entry["wru"], entry["rru"]) == (wru, rru), f"{operation}: metered {entry}, expected {wru}, {rru}"
+    assert mine["dynamodb"]["PutItem"]["requests"] == 8 and mine["dynamodb"]["PutItem"]["errors"] == 2, mine
+    assert mine["sqs"]["SendMessage"]["requests"] == 1, mine
+    receive = mine["sqs"]["ReceiveMessage"]
+    assert (receive["requests"], receive["messages"], receive["nonempty"]) == (2, 1, 1), receive
+    assert meter["by_queue"]["check-meter"]["ReceiveMessage"]["requests"] == 2, meter["by_queue"]
+    assert meter["by_table"][table]["indexes"]["gsi1"]["wru"] == 3, meter["by_table"]
+    assert meter["totals"]["wru"] == sum(w for w, _ in expected.values()), meter["totals"]
+    items = admin(port, f"/_zoom/meter/items?table={table}")
+    assert items["max_item_bytes"] == 5000 and items["max_item_key"]["pk"] == "A", items
+    assert items["by_kind"]["ANALYTICS# DAY#*"]["count"] == 3, items["by_kind"]
+    admin(port, "/_zoom/meter/reset", {})
+    assert admin(port, "/_zoom/meter")["totals"]["requests"] == 0
+    print(f"check_meter: {sum(e['requests'] for e in mine['dynamodb'].values())} DynamoDB requests charged "
+          f"{meter['totals']['wru']:g} WRU and {meter['totals']['rru']:g} RRU as DynamoDB's rules give; "
+          "ReturnConsumedCapacity agrees; faults cancel and throttle as DynamoDB does")
+
+
 def main():
     port = free_port()
     audit = tempfile.NamedTemporaryFile(prefix="check-moto-iam-", suffix=".jsonl", delete=False).name
     server = start(port, audit)
     try:
         check_iam(port, audit)
+        check_meter(port)
         check_sqs(port)
         db = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                           aws_access_key_id="test", aws_secret_access_key="test")

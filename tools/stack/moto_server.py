@@ -753,5 +753,757 @@ def dispatch(self, environ, start_response):
 
 werkzeug_app.DomainDispatcherApplication.__call__ = dispatch
 
+# The meter: what each request would cost in AWS (issue #14). moto 5.2.5 answers
+# ReturnConsumedCapacity with a constant, so the emulator meters itself. Every AWS request is
+# counted per principal (the SigV4 access key id: each function signs with its own, see the
+# IAM section), per service and per operation; each DynamoDB request is charged the capacity
+# units DynamoDB would charge, computed with AWS's published rules (Developer Guide: "Item sizes
+# and formats", "Capacity unit consumption for read/write operations", "Transactions: capacity
+# management", "Provisioned throughput considerations for global secondary indexes") from the
+# item states in moto's backend before and after the request. A DynamoDB request runs whole
+# under the DynamoDB lock above, so those states are exact. A request that asked for
+# ReturnConsumedCapacity TOTAL or INDEXES gets these units in its answer instead of moto's.
+#
+#   GET  /_zoom/meter                 {since, by_principal: {p: {service: {op: {requests, wru,
+#                                      rru, errors, …}}}}, by_table, by_queue, totals}
+#   POST /_zoom/meter/reset           starts counting anew
+#   GET  /_zoom/meter/items?table=T   the table's items by size, walked once: {items,
+#                                      max_item_bytes, max_item_key, by_kind}
+#   GET|POST /_zoom/faults            {"transaction_conflict_every": N, "key_prefix": "P"}: every
+#                                      Nth TransactWriteItems writing an item whose partition
+#                                      key starts with P is cancelled as DynamoDB cancels one on
+#                                      contention (TransactionConflict, nothing applied);
+#                                      {"throttle_every": N, "key_prefix": "P"}: every Nth write
+#                                      of such an item (single or in a transaction) is throttled;
+#                                      N = 0 turns a knob off.
+#
+# Rules where AWS publishes none, chosen and kept in one place: a cancelled transaction is
+# charged its prepare phase (one underlying write per write item, as a failed conditional write
+# would be; a ConditionCheck one strongly consistent read); a throttled request is charged
+# nothing; a ConditionCheck item of a successful transaction is charged as a transactional
+# read (2 RRU per 4 KB; one third-party measurement says AWS bills it as 2 WRU); index writes
+# caused by a transaction are charged once (the index is maintained asynchronously), not twice.
+import base64  # noqa: E402
+import binascii  # noqa: E402
+import math  # noqa: E402
+
+from moto.dynamodb.exceptions import DynamodbException, ERROR_TYPE_PREFIX  # noqa: E402
+from moto.dynamodb.exceptions import TransactionCanceledException  # noqa: E402
+
+WRITE_UNIT_BYTES = 1024
+READ_UNIT_BYTES = 4096
+# The messages DynamoDB gives (API reference, TransactionCanceledException and errors).
+CONFLICT_MESSAGE = "Transaction is ongoing for the item"
+THROTTLE_MESSAGE = ("Throughput exceeds the current capacity of your table or index. DynamoDB is automatically "
+                    "scaling your table or index so please try again shortly. If exceptions persist, check if you "
+                    "have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
+                    "bp-partition-key-design.html.")
+
+
+def _value_parts(value):
+    """(type, raw value) of an attribute value: moto's DynamoType or DynamoDB JSON."""
+    if isinstance(value, DynamoType):
+        return value.type, value.value
+    (kind, raw), = value.items()
+    return kind, raw
+
+
+def number_size(text):
+    """Bytes of a number: 1 per two significant digits (leading and trailing zeroes trimmed), + 1."""
+    mantissa = str(text).strip().lstrip("+-").lower().partition("e")[0]
+    digits = mantissa.replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def _binary_size(raw):
+    if isinstance(raw, (bytes, bytearray)):
+        return len(raw)
+    try:
+        return len(base64.b64decode(raw, validate=False))
+    except (ValueError, binascii.Error):
+        return len(str(raw).encode("utf-8"))
+
+
+def value_size(value):
+    """Bytes of an attribute value, without its name (DynamoDB's item size rules)."""
+    kind, raw = _value_parts(value)
+    if kind == "S":
+        return len(raw.encode("utf-8"))
+    if kind == "N":
+        return number_size(raw)
+    if kind == "B":
+        return _binary_size(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(v.encode("utf-8")) for v in raw)
+    if kind == "NS":
+        return sum(number_size(v) for v in raw)
+    if kind == "BS":
+        return sum(_binary_size(v) for v in raw)
+    if kind == "L":  # 3 bytes, and 1 more per element
+        return 3 + sum(value_size(v) + 1 for v in raw)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + value_size(v) + 1 for k, v in raw.items())
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_size(attributes):
+    """Bytes of an item: its attribute names (UTF-8) and values."""
+    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in attributes.items())
+
+
+def write_units(*sizes):
+    """WRU of one write: the larger of the sizes given (before, after), per started KB, at least 1."""
+    largest = max([s for s in sizes if s is not None] or [0])
+    return max(1, math.ceil(largest / WRITE_UNIT_BYTES))
+
+
+def failed_write_units(existing, new=None):
+    """WRU of a conditional write whose condition failed: the item's size (the larger of the
+    existing item and the one written) when it exists, else 1."""
+    return 1 if existing is None else write_units(existing, new)
+
+
+def read_units(size, consistent):
+    """RRU of reading `size` bytes at once (an item, or the items a Query or Scan evaluated): per
+    started 4 KB, at least one unit; half of that when eventually consistent."""
+    units = max(1, math.ceil((size or 0) / READ_UNIT_BYTES))
+    return float(units) if consistent else units / 2
+
+
+def _canonical(value):
+    kind, raw = _value_parts(value)
+    if kind == "L":
+        return kind, tuple(_canonical(v) for v in raw)
+    if kind == "M":
+        return kind, tuple(sorted((k, _canonical(v)) for k, v in raw.items()))
+    if kind in ("SS", "NS", "BS"):
+        return kind, tuple(sorted(str(v) for v in raw))
+    return kind, str(raw)
+
+
+def index_entry(index, table_keys, attributes):
+    """(size, index key, fingerprint) of an item's entry in a global secondary index, or None when
+    the item is not in it. `index`: {"keys": [names], "projection": ALL|KEYS_ONLY|INCLUDE,
+    "include": [names]}; `table_keys`: the table's key attribute names."""
+    if attributes is None or any(k not in attributes for k in index["keys"]):
+        return None
+    if index["projection"] == "ALL":
+        projected = attributes
+    else:
+        names = list(table_keys) + list(index["keys"])
+        if index["projection"] == "INCLUDE":
+            names += list(index.get("include") or [])
+        projected = {n: attributes[n] for n in dict.fromkeys(names) if n in attributes}
+    key = tuple(_canonical(attributes[k]) for k in index["keys"])
+    fingerprint = hash(tuple(sorted((n, _canonical(v)) for n, v in projected.items())))
+    return item_size(projected), key, fingerprint
+
+
+def index_write_units(before, after):
+    """WRU an item write costs a global secondary index, from the item's entries before and after
+    (index_entry): a new entry is a put, a removed one a delete, a changed index key both, a
+    changed projected attribute an update; no entry before or after, or no change, costs nothing."""
+    if before is None and after is None:
+        return 0
+    if before is None:
+        return write_units(after[0])
+    if after is None:
+        return write_units(before[0])
+    if before[1] != after[1]:
+        return write_units(before[0]) + write_units(after[0])
+    if before[2] != after[2]:
+        return write_units(before[0], after[0])
+    return 0
+
+
+def _indexes(table):
+    """The table's global secondary indexes as index_entry takes them."""
+    out = {}
+    for index in table.global_indexes or []:
+        projection = getattr(index, "projection", None) or {}
+        out[index.name] = {"keys": [k["AttributeName"] for k in index.schema],
+                           "projection": projection.get("ProjectionType", "ALL"),
+                           "include": projection.get("NonKeyAttributes") or []}
+    return out
+
+
+def _table_keys(table):
+    return [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+
+
+class _State:
+    """What the meter keeps of an item at one moment: its size and its index entries."""
+
+    __slots__ = ("size", "entries")
+
+    def __init__(self, table, item):
+        attributes = item.attrs if item is not None else None
+        self.size = item_size(attributes) if attributes is not None else None
+        keys = _table_keys(table)
+        self.entries = {name: index_entry(spec, keys, attributes) for name, spec in _indexes(table).items()}
+
+
+def _table_name(name):
+    return name.rpartition("table/")[2] if isinstance(name, str) and name.startswith("arn:") else name
+
+
+def _targets(operation, body):
+    """(kind, table, key or item, consistent, transactional) of every item a request names."""
+    out = []
+    if operation in ("PutItem", "UpdateItem", "DeleteItem", "GetItem"):
+        kind = {"PutItem": "put", "UpdateItem": "update", "DeleteItem": "delete", "GetItem": "get"}[operation]
+        raw = body.get("Item") if kind == "put" else body.get("Key")
+        out.append((kind, body.get("TableName"), raw, bool(body.get("ConsistentRead")), False))
+    elif operation == "BatchWriteItem":
+        for table, requests in (body.get("RequestItems") or {}).items():
+            for request in requests:
+                if "PutRequest" in request:
+                    out.append(("put", table, request["PutRequest"].get("Item"), False, False))
+                elif "DeleteRequest" in request:
+                    out.append(("delete", table, request["DeleteRequest"].get("Key"), False, False))
+    elif operation == "BatchGetItem":
+        for table, request in (body.get("RequestItems") or {}).items():
+            for key in request.get("Keys", []):
+                out.append(("get", table, key, bool(request.get("ConsistentRead")), False))
+    elif operation == "TransactWriteItems":
+        kinds = {"Put": "put", "Update": "update", "Delete": "delete", "ConditionCheck": "check"}
+        for entry in body.get("TransactItems") or []:
+            for name, op in entry.items():
+                if name in kinds and isinstance(op, dict):
+                    raw = op.get("Item") if name == "Put" else op.get("Key")
+                    out.append((kinds[name], op.get("TableName"), raw, True, True))
+    elif operation == "TransactGetItems":
+        for entry in body.get("TransactItems") or []:
+            op = entry.get("Get") or {}
+            out.append(("get", op.get("TableName"), op.get("Key"), True, True))
+    return [(k, _table_name(t), raw, c, x) for k, t, raw, c, x in out if isinstance(raw, dict)]
+
+
+class _Units:
+    """Capacity units of one request, per table and index."""
+
+    def __init__(self):
+        self.tables = {}
+
+    def add(self, table, index, wru=0.0, rru=0.0):
+        entry = self.tables.setdefault(table, {"wru": 0.0, "rru": 0.0, "indexes": {}})
+        target = entry if index is None else entry["indexes"].setdefault(index, {"wru": 0.0, "rru": 0.0})
+        target["wru"] += wru
+        target["rru"] += rru
+
+    def totals(self):
+        wru = rru = 0.0
+        for entry in self.tables.values():
+            wru += entry["wru"] + sum(i["wru"] for i in entry["indexes"].values())
+            rru += entry["rru"] + sum(i["rru"] for i in entry["indexes"].values())
+        return wru, rru
+
+    def consumed(self, table, detail):
+        """A ConsumedCapacity object for `table`, as DynamoDB answers it (TOTAL or INDEXES)."""
+        entry = self.tables.get(table, {"wru": 0.0, "rru": 0.0, "indexes": {}})
+
+        def units(part):
+            out = {"CapacityUnits": part["wru"] + part["rru"]}
+            if part["rru"]:
+                out["ReadCapacityUnits"] = part["rru"]
+            if part["wru"]:
+                out["WriteCapacityUnits"] = part["wru"]
+            return out
+
+        total = {"wru": entry["wru"] + sum(i["wru"] for i in entry["indexes"].values()),
+                 "rru": entry["rru"] + sum(i["rru"] for i in entry["indexes"].values())}
+        answer = {"TableName": table, **units(total)}
+        if detail == "INDEXES":
+            answer["Table"] = units(entry)
+            if entry["indexes"]:
+                answer["GlobalSecondaryIndexes"] = {n: units(i) for n, i in entry["indexes"].items()}
+        return answer
+
+
+def charge(operation, targets, before, after, outcome, reads=()):
+    """The capacity units of a DynamoDB request.
+
+    `targets`: _targets(); `before`/`after`: per target index, (size, {index: entry}) of its item
+    (size None: no item); `outcome`: "ok", "condition" (a failed conditional write), "cancelled"
+    (a cancelled transaction), "throttled" or "error"; `reads`: (table, index, bytes, consistent)
+    of every Query or Scan page evaluated.
+    """
+    units = _Units()
+    if outcome in ("throttled", "error"):
+        return units
+    for i, (kind, table, raw, consistent, transactional) in enumerate(targets):
+        size_before, entries_before = before[i]
+        size_after, entries_after = after[i]
+        written = item_size(raw) if kind == "put" else None
+        if outcome == "condition":
+            if kind != "get":
+                units.add(table, None, wru=failed_write_units(size_before, written))
+            continue
+        if outcome == "cancelled":
+            if kind == "check":
+                units.add(table, None, rru=read_units(size_before, True))
+            elif kind != "get":
+                units.add(table, None, wru=failed_write_units(size_before, written))
+            continue
+        factor = 2 if transactional else 1
+        if kind == "get":
+            units.add(table, None, rru=factor * read_units(size_before, consistent or transactional))
+        elif kind == "check":
+            units.add(table, None, rru=2 * read_units(size_before, True))
+        else:
+            units.add(table, None, wru=factor * write_units(size_before, size_after))
+            for name in entries_before:
+                extra = index_write_units(entries_before[name], entries_after.get(name))
+                if extra:
+                    units.add(table, name, wru=extra)
+    if outcome == "ok":
+        for table, index, size, consistent in reads:
+            units.add(table, index, rru=read_units(size, consistent))
+    return units
+
+
+class _Request:
+    """The DynamoDB request being served on this thread."""
+
+    def __init__(self, operation, body):
+        self.operation, self.body = operation, body
+        self.targets = _targets(operation, body)
+        self.backend = None
+        self.before = []
+        self.reads = []
+        self.fault = False
+
+    def states(self):
+        out = []
+        for _, name, raw, _, _ in self.targets:
+            table = self.backend.tables.get(name) if self.backend is not None else None
+            if table is None:
+                out.append((None, {}))
+                continue
+            try:
+                state = _State(table, _stored(table, _key_of(table, raw)))
+            except (KeyError, TypeError, AttributeError, ValueError):
+                out.append((None, {}))
+                continue
+            out.append((state.size, state.entries))
+        return out
+
+    def begin(self, backend):
+        self.backend = backend
+        _backends[id(backend)] = backend
+        self.before = self.states()
+        _faults.inject(self)
+
+
+_serving = threading.local()
+_backends = {}
+
+
+def _request():
+    return getattr(_serving, "request", None)
+
+
+def _metering(method):
+    """Backend methods: the first call of a request snapshots its items (and may inject a fault)."""
+    @functools.wraps(method)
+    def metered(self, *args, **kwargs):
+        request = _request()
+        if request is not None and request.backend is None:
+            request.begin(self)
+        return method(self, *args, **kwargs)
+
+    return metered
+
+
+for _name in ("get_item", "put_item", "update_item", "delete_item", "query", "scan",
+              "transact_write_items", "transact_get_items", "batch_get_item", "batch_write_item", "get_table"):
+    if hasattr(models.DynamoDBBackend, _name):
+        setattr(models.DynamoDBBackend, _name, _metering(getattr(models.DynamoDBBackend, _name)))
+
+# Query and Scan: the items evaluated (before the filter, whole items; an index's projection),
+# which is what DynamoDB charges; the filter and the projection are applied here after moto's
+# own code has read them, exactly as moto applies them.
+_scan_parameters = inspect.signature(Table.scan)
+
+
+def _evaluated(method, parameters, filter_name, projection_name):
+    @functools.wraps(method)
+    def read(self, *args, **kwargs):
+        request = _request()
+        if request is None:
+            return method(self, *args, **kwargs)
+        bound = parameters.bind(self, *args, **kwargs)
+        given = bound.arguments
+        condition, projection = given.get(filter_name), given.get(projection_name)
+        given[filter_name], given[projection_name] = None, None
+        results, scanned, last = method(*bound.args, **bound.kwargs)
+        request.reads.append((self.name, given.get("index_name"), sum(item_size(r.attrs) for r in results),
+                              bool(given.get("consistent_read"))))
+        if condition is not None:
+            results = [r for r in results if condition.expr(r)]
+        if projection:
+            results = [r.project(projection) for r in results]
+        return results, scanned, last
+
+    return read
+
+
+Table.query = _evaluated(Table.query, _query_parameters, "filter_expression", "projection_expressions")
+Table.scan = _evaluated(Table.scan, _scan_parameters, "filter_expression", "projection_expression")
+
+
+class _Faults:
+    """The fault knobs of POST /_zoom/faults."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.settings = {"transaction_conflict_every": 0, "transaction_conflict_prefix": "",
+                         "throttle_every": 0, "throttle_prefix": "",
+                         "throttle_error": "ProvisionedThroughputExceededException"}
+        self.seen = {"transaction_conflict": 0, "throttle": 0}
+        self.injected = {"transaction_conflict": 0, "throttle": 0}
+
+    def configure(self, given):
+        with self.lock:
+            prefix = given.get("key_prefix")
+            if "transaction_conflict_every" in given:
+                self.settings["transaction_conflict_every"] = max(0, int(given["transaction_conflict_every"]))
+                self.settings["transaction_conflict_prefix"] = prefix or ""
+                self.seen["transaction_conflict"] = 0
+            if "throttle_every" in given:
+                self.settings["throttle_every"] = max(0, int(given["throttle_every"]))
+                self.settings["throttle_prefix"] = prefix or ""
+                self.seen["throttle"] = 0
+            if given.get("throttle_error") in ("ProvisionedThroughputExceededException", "ThrottlingException"):
+                self.settings["throttle_error"] = given["throttle_error"]
+            return self.describe()
+
+    def describe(self):
+        return {**self.settings, "seen": dict(self.seen), "injected": dict(self.injected)}
+
+    def _due(self, knob, count):
+        """Counts a request the knob applies to; whether it is the Nth."""
+        every = self.settings[f"{knob}_every"]
+        if not every or not count:
+            return False
+        with self.lock:
+            self.seen[knob] += 1
+            due = self.seen[knob] % every == 0
+            if due:
+                self.injected[knob] += 1
+            return due
+
+    def _matching(self, request, prefix):
+        out = []
+        for i, (kind, name, raw, _, _) in enumerate(request.targets):
+            table = request.backend.tables.get(name)
+            if kind in ("put", "update", "delete") and table is not None:
+                value = raw.get(table.hash_key_attr) or {}
+                if isinstance(value, dict) and str(value.get("S", "")).startswith(prefix):
+                    out.append(i)
+        return out
+
+    def inject(self, request):
+        operation = request.operation
+        if operation == "TransactWriteItems":
+            for knob, code, message in (("transaction_conflict", "TransactionConflict", CONFLICT_MESSAGE),
+                                        ("throttle", "ThrottlingError", THROTTLE_MESSAGE)):
+                if not self.settings[f"{knob}_every"]:
+                    continue
+                matching = self._matching(request, self.settings[f"{knob}_prefix"])
+                if self._due(knob, len(matching)):
+                    request.fault = True
+                    reasons = [(None, None, None)] * len(request.body.get("TransactItems") or [])
+                    reasons[matching[0]] = (code, message, None)
+                    raise TransactionCanceledException(reasons)
+        elif operation in ("PutItem", "UpdateItem", "DeleteItem") and self.settings["throttle_every"]:
+            if self._due("throttle", len(self._matching(request, self.settings["throttle_prefix"]))):
+                request.fault = True
+                raise DynamodbException(ERROR_TYPE_PREFIX + self.settings["throttle_error"], THROTTLE_MESSAGE)
+
+
+_faults = _Faults()
+
+
+class _Meter:
+    """Requests and capacity units per principal, service and operation; per table and queue."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.since = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+            self.by_principal, self.by_table, self.by_queue = {}, {}, {}
+
+    def record(self, principal, service, operation, status, units=None, extra=None, queue=None):
+        with self.lock:
+            entry = self.by_principal.setdefault(principal, {}).setdefault(service, {}).setdefault(
+                operation, {"requests": 0, "wru": 0.0, "rru": 0.0, "errors": 0})
+            entry["requests"] += 1
+            if status >= 400:
+                entry["errors"] += 1
+            for name, value in (extra or {}).items():
+                entry[name] = entry.get(name, 0) + value
+            if units is not None:
+                wru, rru = units.totals()
+                entry["wru"] += wru
+                entry["rru"] += rru
+                for table, part in units.tables.items():
+                    mine = self.by_table.setdefault(table, {"wru": 0.0, "rru": 0.0, "indexes": {}})
+                    mine["wru"] += part["wru"]
+                    mine["rru"] += part["rru"]
+                    for index, values in part["indexes"].items():
+                        theirs = mine["indexes"].setdefault(index, {"wru": 0.0, "rru": 0.0})
+                        theirs["wru"] += values["wru"]
+                        theirs["rru"] += values["rru"]
+            if queue:
+                counts = self.by_queue.setdefault(queue, {}).setdefault(operation, {"requests": 0})
+                counts["requests"] += 1
+                for name, value in (extra or {}).items():
+                    counts[name] = counts.get(name, 0) + value
+
+    def describe(self):
+        with self.lock:
+            totals = {"requests": 0, "wru": 0.0, "rru": 0.0, "by_service": {}}
+            for services in self.by_principal.values():
+                for service, operations in services.items():
+                    mine = totals["by_service"].setdefault(service, {"requests": 0, "wru": 0.0, "rru": 0.0})
+                    for entry in operations.values():
+                        for name in ("requests", "wru", "rru"):
+                            mine[name] += entry[name]
+                            totals[name] += entry[name]
+            return json.loads(json.dumps({"since": self.since, "by_principal": self.by_principal,
+                                          "by_table": self.by_table, "by_queue": self.by_queue,
+                                          "totals": totals}))
+
+
+_meter = _Meter()
+_CONSTANT_SEGMENT = re.compile(r"[A-Z][A-Z_]{1,19}")
+
+
+def item_kind(pk, sk):
+    """An item's kind, no tenant value in it: the partition key's first segment, and the sort
+    key's constant upper-case words with every other segment as `*` (`ANALYTICS#` `DAY#*`)."""
+    pk_prefix = str(pk).split("#", 1)[0] + "#" if "#" in str(pk) else str(pk)
+    if sk is None:
+        return pk_prefix, ""
+    parts = [p if _CONSTANT_SEGMENT.fullmatch(p) else "*" for p in str(sk).split("#")]
+    return pk_prefix, "#".join(parts)
+
+
+def _items_report(name):
+    """GET /_zoom/meter/items: every item of the table, by size."""
+    with _lock:
+        table = next((b.tables[name] for b in list(_backends.values()) if name in b.tables), None)
+        if table is None:
+            return None
+        report = {"table": name, "items": 0, "total_bytes": 0, "max_item_bytes": 0, "max_item_key": None,
+                  "by_kind": {}}
+        for partition in list(table.items.values()):
+            for item in (list(partition.values()) if table.range_key_attr else [partition]):
+                size = item_size(item.attrs)
+                pk = item.hash_key.value
+                sk = item.range_key.value if table.range_key_attr and item.range_key is not None else None
+                pk_prefix, sk_kind = item_kind(pk, sk)
+                kind = f"{pk_prefix} {sk_kind}".strip()
+                report["items"] += 1
+                report["total_bytes"] += size
+                entry = report["by_kind"].setdefault(kind, {"count": 0, "max_bytes": 0, "total_bytes": 0})
+                entry["count"] += 1
+                entry["total_bytes"] += size
+                entry["max_bytes"] = max(entry["max_bytes"], size)
+                if size > report["max_item_bytes"]:
+                    report["max_item_bytes"] = size
+                    report["max_item_key"] = {"pk": pk_prefix, "sk": sk_kind, "kind": kind}
+        return report
+
+
+def _service_and_operation(environ, credential):
+    """(service, operation, queue) of an AWS request."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    service = credential[2] if credential else ""
+    if target.startswith("DynamoDB"):
+        service = "dynamodb"
+    elif target.startswith("AmazonSQS"):
+        service = "sqs"
+    if service == "dynamodb":
+        return service, target.rpartition(".")[2] or "unknown", None
+    if service == "sqs":
+        if target:
+            try:
+                params = json.loads(_body(environ) or b"{}")
+            except ValueError:
+                params = {}
+            operation = target.rpartition(".")[2]
+        else:
+            form = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            form.update(urllib.parse.parse_qs(_body(environ).decode("utf-8", "replace")))
+            params = {k: v[0] for k, v in form.items()}
+            operation = params.get("Action", "unknown")
+        url = params.get("QueueUrl") or ""
+        queue = urllib.parse.urlsplit(url).path.rstrip("/").rpartition("/")[2] if url else params.get("QueueName")
+        return service, operation, queue
+    if not service and "Action=" in environ.get("QUERY_STRING", ""):
+        return "sqs", urllib.parse.parse_qs(environ["QUERY_STRING"]).get("Action", ["unknown"])[0], None
+    method = environ.get("REQUEST_METHOD", "GET")
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    try:
+        bucket, key = _s3_target(environ)
+    except Exception:  # noqa: BLE001 (an unreadable target is still a request)
+        bucket, key = None, ""
+    if "uploadId" in query or "uploads" in query:
+        kind = "multipart"
+    else:
+        kind = "object" if key else "bucket" if bucket else "service"
+    return service or "s3", f"{method} {kind}", None
+
+
+def _captured(app, environ, start_response, inner):
+    """Runs `inner` and returns (status, headers, body) without answering yet."""
+    answer = {}
+
+    def capture(status, headers, exc_info=None):
+        answer.update(status=status, headers=headers)
+        return answer.setdefault("written", []).append
+
+    chunks = inner(app, environ, capture)
+    try:
+        body = b"".join(answer.get("written", [])) + b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    return answer.get("status", "500 Internal Server Error"), answer.get("headers", []), body
+
+
+def _status_code(status):
+    try:
+        return int(str(status).split(" ", 1)[0])
+    except ValueError:
+        return 500
+
+
+def _outcome(status, body, request):
+    if status < 400:
+        return "ok"
+    if request.fault:
+        return "throttled" if b"Throttl" in body or b"ProvisionedThroughput" in body else "cancelled"
+    if b"ConditionalCheckFailedException" in body:
+        return "condition"
+    if b"TransactionCanceledException" in body:
+        return "cancelled"
+    return "error"
+
+
+def _answer_units(request, units, headers, body):
+    """The answer with DynamoDB's ConsumedCapacity, when the request asked for it."""
+    detail = request.body.get("ReturnConsumedCapacity")
+    if detail not in ("TOTAL", "INDEXES"):
+        return headers, body
+    try:
+        answer = json.loads(body or b"{}")
+    except ValueError:
+        return headers, body
+    if request.operation in ("BatchWriteItem", "BatchGetItem", "TransactWriteItems", "TransactGetItems"):
+        tables = list(dict.fromkeys([t for _, t, _, _, _ in request.targets] + list(units.tables)))
+        answer["ConsumedCapacity"] = [units.consumed(t, detail) for t in tables]
+    else:
+        answer["ConsumedCapacity"] = units.consumed(_table_name(request.body.get("TableName")), detail)
+    body = json.dumps(answer).encode()
+    headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "x-amz-crc32")]
+    headers.append(("x-amz-crc32", str(binascii.crc32(body) & 0xFFFFFFFF)))
+    return headers, body
+
+
+def _json_answer(start_response, value, status="200 OK"):
+    return _respond(start_response, status, [("Content-Type", "application/json")], json.dumps(value).encode())
+
+
+def _meter_admin(environ, start_response):
+    path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+    if path == "/_zoom/meter":
+        return _json_answer(start_response, _meter.describe())
+    if path == "/_zoom/meter/reset" and method == "POST":
+        _meter.reset()
+        return _json_answer(start_response, {"since": _meter.since})
+    if path == "/_zoom/meter/items":
+        name = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("table", [""])[0]
+        report = _items_report(name)
+        if report is None:
+            return _json_answer(start_response, {"error": f"no table {name}"}, "404 Not Found")
+        return _json_answer(start_response, report)
+    if path == "/_zoom/faults":
+        if method == "POST":
+            try:
+                return _json_answer(start_response, _faults.configure(json.loads(_body(environ) or b"{}")))
+            except (ValueError, TypeError) as error:
+                return _json_answer(start_response, {"error": str(error)}, "400 Bad Request")
+        return _json_answer(start_response, _faults.describe())
+    return _json_answer(start_response, {"error": "unknown"}, "404 Not Found")
+
+
+_unmetered_dispatch = werkzeug_app.DomainDispatcherApplication.__call__
+
+
+def _metered_dispatch(self, environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if path.startswith("/_zoom/") and path != "/_zoom/iam":
+        return _meter_admin(environ, start_response)
+    if path.startswith("/_zoom/") or path.startswith("/moto-api"):
+        return _unmetered_dispatch(self, environ, start_response)
+    credential = _credential(environ)
+    principal = credential[0] if credential else "anonymous"
+    try:
+        service, operation, queue = _service_and_operation(environ, credential)
+    except Exception:  # noqa: BLE001 (still counted, as unreadable)
+        service, operation, queue = "unknown", "unknown", None
+    if service == "dynamodb":
+        try:
+            body = json.loads(_body(environ) or b"{}")
+        except ValueError:
+            body = {}
+        request = _Request(operation, body if isinstance(body, dict) else {})
+        with _lock:
+            _serving.request = request
+            try:
+                status, headers, data = _captured(self, environ, start_response, _unmetered_dispatch)
+                code = _status_code(status)
+                after = request.states() if request.backend is not None else []
+                units = _Units()
+                if request.backend is not None:
+                    units = charge(operation, request.targets, request.before, after,
+                                   _outcome(code, data, request), request.reads)
+            finally:
+                _serving.request = None
+        if code < 400:
+            headers, data = _answer_units(request, units, headers, data)
+        _meter.record(principal, service, operation, code, units)
+        return _respond(start_response, status, [(k, v) for k, v in headers if k.lower() != "content-length"], data)
+    if service == "sqs":
+        status, headers, data = _captured(self, environ, start_response, _unmetered_dispatch)
+        code = _status_code(status)
+        extra = None
+        if operation == "ReceiveMessage" and code < 400:
+            messages = data.count(b'"MessageId"') or data.count(b"<MessageId>")
+            extra = {"messages": messages, "nonempty": 1 if messages else 0}
+        _meter.record(principal, service, operation, code, extra=extra, queue=queue)
+        return _respond(start_response, status, [(k, v) for k, v in headers if k.lower() != "content-length"], data)
+    seen = {}
+
+    def observe(status, headers, exc_info=None):
+        seen["status"] = status
+        return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+    try:
+        return _unmetered_dispatch(self, environ, observe)
+    finally:
+        _meter.record(principal, service, operation, _status_code(seen.get("status", "200")))
+
+
+werkzeug_app.DomainDispatcherApplication.__call__ = _metered_dispatch
+
+
 if __name__ == "__main__":
     sys.exit(server.main())
