@@ -33,6 +33,9 @@ pub mod vars {
     pub const ZOOM_EVENTS_QUEUE_URL: &str = "ZOOM_EVENTS_QUEUE_URL";
     /// The SQS queue URL of recording archive jobs.
     pub const ZOOM_ARCHIVE_QUEUE_URL: &str = "ZOOM_ARCHIVE_QUEUE_URL";
+    /// The events queue's dead-letter queue (the analytics processor sends invalid messages
+    /// there at once).
+    pub const ZOOM_EVENTS_DLQ_URL: &str = "ZOOM_EVENTS_DLQ_URL";
     /// The S3 bucket that holds archived recordings.
     pub const ZOOM_RECORDINGS_BUCKET: &str = "ZOOM_RECORDINGS_BUCKET";
     /// The SQS queue URL of purge jobs (a connection's data to delete).

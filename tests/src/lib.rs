@@ -414,7 +414,7 @@ impl Drop for AwsProxy {
     }
 }
 
-/// Messages in a queue (visible plus in flight).
+/// Messages in a queue (visible, in flight and delayed: a queued settle job counts).
 pub async fn queue_depth(url: &str) -> u64 {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()
@@ -425,6 +425,9 @@ pub async fn queue_depth(url: &str) -> u64 {
         .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
         .attribute_names(
             aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        )
+        .attribute_names(
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
         )
         .send()
         .await
@@ -510,9 +513,16 @@ pub async fn isolated_pipeline(
 
 /// Starts an `sqs-poller` for `routes` (queue URL, function).
 pub fn start_poller(api: &str, routes: &[(&str, &str)]) -> Poller {
+    start_poller_with(api, routes, 1)
+}
+
+/// As [`start_poller`], with `pollers` pollers per queue (as Lambda runs several invocations
+/// of an event source mapping at once).
+pub fn start_poller_with(api: &str, routes: &[(&str, &str)], pollers: u32) -> Poller {
     let routes: Vec<String> = routes.iter().map(|(q, f)| format!("{q}={f}")).collect();
     let child = Command::new(env_var("ZOOM_POLLER_BIN"))
         .env("POLLER_WATCH_URL", api)
+        .env("POLLER_CONCURRENCY", pollers.to_string())
         .env("POLLER_ROUTES", routes.join(","))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

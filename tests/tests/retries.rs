@@ -430,13 +430,19 @@ async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused()
             s % 60
         )
     };
-    let event = json!({"event": "meeting.started", "event_ts": start * 1000, "payload": {"account_id": account_id,
-        "object": {"id": "424242", "uuid": "big-body-uuid==", "host_id": host, "topic": "big body", "type": 2,
-                   "start_time": iso(start), "duration": 30, "tracking_fields": [{"field": "pad", "value": "p".repeat(210 * 1024)}]}}})
-    .to_string();
-    assert!(event.len() > 200 * 1024, "{} bytes", event.len());
-    let answer = post(event).await;
-    assert_eq!(answer.status, 200, "{}", answer.text);
+    let event = |name: &str| {
+        json!({"event": name, "event_ts": start * 1000, "payload": {"account_id": account_id,
+            "object": {"id": "424242", "uuid": "big-body-uuid==", "host_id": host, "topic": "big body", "type": 2,
+                       "start_time": iso(start), "end_time": iso(start + 600), "duration": 30,
+                       "tracking_fields": [{"field": "pad", "value": "p".repeat(210 * 1024)}]}}})
+        .to_string()
+    };
+    for name in ["meeting.started", "meeting.ended"] {
+        let body = event(name);
+        assert!(body.len() > 200 * 1024, "{} bytes", body.len());
+        let answer = post(body).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+    }
     let day = date_of(start);
     eventually("the large event is counted", || async {
         get(
@@ -445,7 +451,7 @@ async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused()
             &format!("/api/zoom/analytics/meetings?from={day}&to={day}"),
         )
         .await
-        .json()["summary"]["meetings_started"]
+        .json()["summary"]["meetings_completed"]
             == 1
     })
     .await;

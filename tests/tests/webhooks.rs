@@ -109,7 +109,7 @@ async fn rejected_deliveries_enqueue_nothing() {
         .problem(400);
     let big = format!(
         r#"{{"event":"meeting.started","payload":{{"pad":"{}"}}}}"#,
-        "x".repeat(140_000)
+        "x".repeat(1_100_000)
     );
     post_webhook(&watch.api, &big, now(), &secret)
         .await
@@ -361,10 +361,10 @@ async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
 }
 
 #[tokio::test]
-async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
+async fn a_crash_after_the_record_is_finished_on_redelivery_and_counted_once() {
     let env = isolated_pipeline(
         &[],
-        &[("ZOOM_FAULT_CRASH_AFTER_CLAIM", "meeting.started")],
+        &[("ZOOM_FAULT_CRASH_AFTER_CLAIM", "meeting.ended")],
         &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
         true,
     )
@@ -378,13 +378,18 @@ async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
     env.sim
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;
+    env.sim
+        .post(&format!("meetings/{id}/end"), json!({"at": iso(start + 300)}))
+        .await;
     let date = date_of(start);
     let started = Instant::now();
     let body = loop {
         let body = analytics(&env.watch.api, &tenant, &format!("from={date}&to={date}"))
             .await
             .json();
-        if body["summary"]["meetings_started"] == 1 {
+        if body["summary"]["meetings_completed"] == 1 {
+            assert_eq!(body["summary"]["meetings_started"], 1, "{body}");
+            assert_eq!(body["summary"]["total_meeting_minutes"], 5, "{body}");
             break body;
         }
         if started.elapsed() > PATIENCE {
@@ -406,7 +411,7 @@ async fn a_crash_after_the_claim_is_finished_on_redelivery_and_counted_once() {
     assert!(
         env.watch
             .logs()
-            .contains("injected crash after the idempotency claim"),
+            .contains("injected crash after the event's record"),
         "the crash happened"
     );
     assert_eq!(
@@ -458,15 +463,18 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_su
         .expect("host")
         .to_owned();
     let start = now() - 3600;
-    let good = |uuid: &str, id: i64| {
-        json!({"event": "meeting.started", "event_ts": start * 1000, "payload": {"account_id": account_id, "object": {
-            "id": id.to_string(), "uuid": uuid, "host_id": host, "topic": "t", "type": 2, "start_time": iso(start), "duration": 30}}})
+    let good = |event: &str, uuid: &str, id: i64| {
+        json!({"event": event, "event_ts": start * 1000, "payload": {"account_id": account_id, "object": {
+            "id": id.to_string(), "uuid": uuid, "host_id": host, "topic": "t", "type": 2, "start_time": iso(start),
+            "end_time": iso(start + 1800), "duration": 30}}})
         .to_string()
     };
     let entries = [
         ("poison", "this is not an event".to_owned()),
-        ("good1", good("uuid-good-1", 11)),
-        ("good2", good("uuid-good-2", 12)),
+        ("good1", good("meeting.started", "uuid-good-1", 11)),
+        ("good2", good("meeting.started", "uuid-good-2", 12)),
+        ("end1", good("meeting.ended", "uuid-good-1", 11)),
+        ("end2", good("meeting.ended", "uuid-good-2", 12)),
     ];
     let mut batch = sqs.send_message_batch().queue_url(&env.queues.0);
     for (id, body) in &entries {
@@ -484,7 +492,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_su
         &env.watch.api,
         &tenant,
         &format!("from={date}&to={date}"),
-        |b| b["summary"]["meetings_started"] == 2,
+        |b| b["summary"]["meetings_started"] == 2 && b["summary"]["meetings_completed"] == 2,
     )
     .await;
     let started = Instant::now();
@@ -526,6 +534,9 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
     env.sim
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;
+    env.sim
+        .post(&format!("meetings/{id}/end"), json!({"at": iso(start + 300)}))
+        .await;
     // The first attempt meets no queue.
     let started = Instant::now();
     loop {
@@ -551,7 +562,7 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
         &env.watch.api,
         &tenant,
         &format!("from={date}&to={date}"),
-        |b| b["summary"]["meetings_started"] == 1,
+        |b| b["summary"]["meetings_started"] == 1 && b["summary"]["meetings_completed"] == 1,
     )
     .await;
     let deliveries = env.sim.get("deliveries").await;

@@ -120,9 +120,11 @@ start_stack() {
   export ZOOM_APP_RETURN_URL=${ZOOM_APP_RETURN_URL:-http://localhost:3000/integrations/zoom}
   # A crashed event's claim is taken over after this long (AWS default: 60 s).
   export ZOOM_IDEMPOTENCY_LEASE_SECS=${ZOOM_IDEMPOTENCY_LEASE_SECS:-3}
-  # moto applies concurrent updates of one item without DynamoDB's isolation (an increment can
-  # be lost), so locally the processor handles one instance group at a time (AWS default: 4).
-  export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-1}
+  # Meeting groups handled at once per processor invocation, as in AWS (moto's DynamoDB
+  # requests are isolated from each other by tools/stack/moto_server.py).
+  export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-4}
+  # A meeting settles this long after it ended (AWS: 60 s), so local figures come quickly.
+  export ZOOM_SETTLE_DELAY_SECS=${ZOOM_SETTLE_DELAY_SECS:-2}
   if [[ -z "${ZOOM_API_BASE_URL:-}" ]]; then
     cargo build --quiet -p zoom-sim
     export ZOOM_SIM_URL="http://127.0.0.1:$sim_port" ZOOM_SIM_BIN="$ROOT/target/debug/zoom-sim"
@@ -161,7 +163,7 @@ start_stack() {
   purge_queue=$(grep '^ZOOM_PURGE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor, purge jobs -> zoom-tenant-purger"
   POLLER_WATCH_URL="$ZOOM_E2E_API" POLLER_CONCURRENCY="${POLLER_CONCURRENCY:-1}" \
-    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30,$purge_queue=zoom-tenant-purger=900" \
+    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30=100=2000,$purge_queue=zoom-tenant-purger=900" \
     start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
 
@@ -236,8 +238,9 @@ case "${1:-}" in
     export ZOOM_LOAD_PROXY_PID=${PIDS[-1]}
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port"
     wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
-    # As in AWS: 4 meeting groups at once per processor invocation, several pollers (moto's
-    # DynamoDB requests are isolated by tools/stack/moto_server.py).
+    # As in AWS: 4 meeting groups at once per processor invocation, as many pollers as the
+    # event source mapping's MaximumConcurrency (moto's DynamoDB requests are isolated by
+    # tools/stack/moto_server.py).
     export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-4} POLLER_CONCURRENCY=${POLLER_CONCURRENCY:-4}
     # The endpoint is the proxy, but the emulator behind it is ours: least privilege applies.
     STACK_OWN_EMULATOR=1 WATCH_ARGS=${WATCH_ARGS:---concurrency 50 --ignore-changes} \

@@ -1,8 +1,11 @@
 //! `zoom-analytics-processor`: consumes the webhook events queue (SQS event source, partial
-//! batch failures) and folds each event into the tenant's analytics exactly once.
+//! batch failures) and folds each event into the tenant's analytics exactly once: meeting
+//! events are recorded, and each meeting settles into its day a short delay after it ended.
 
-mod change;
+mod backoff;
+mod meeting;
 mod processor;
+mod settle;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -17,6 +20,23 @@ use zoom_shared::metrics::Metrics;
 use zoom_shared::store::Table;
 
 const FUNCTION: &str = "zoom-analytics-processor";
+
+/// The default delay between a meeting's end and its settle (AWS).
+const SETTLE_DELAY_SECS: i32 = 60;
+
+fn settle_delay(env: &Env) -> Result<i32, ConfigError> {
+    match env.optional("ZOOM_SETTLE_DELAY_SECS") {
+        None => Ok(SETTLE_DELAY_SECS),
+        Some(v) => v
+            .parse::<i32>()
+            .ok()
+            .filter(|s| (1..=900).contains(s))
+            .ok_or(ConfigError::Invalid {
+                name: "ZOOM_SETTLE_DELAY_SECS",
+                reason: "must be 1 to 900 seconds (SQS's longest delay)",
+            }),
+    }
+}
 
 fn lease(env: &Env) -> Result<i64, ConfigError> {
     match env.optional("ZOOM_IDEMPOTENCY_LEASE_SECS") {
@@ -40,6 +60,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let archive_url =
         exit_on_error(FUNCTION, env.required(vars::ZOOM_ARCHIVE_QUEUE_URL)).to_owned();
     let purge_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_PURGE_QUEUE_URL)).to_owned();
+    let events_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_EVENTS_QUEUE_URL)).to_owned();
+    let dead_letters_url =
+        exit_on_error(FUNCTION, env.required(vars::ZOOM_EVENTS_DLQ_URL)).to_owned();
+    let settle_delay_secs = exit_on_error(FUNCTION, settle_delay(&env));
     let bucket = exit_on_error(FUNCTION, env.required(vars::ZOOM_RECORDINGS_BUCKET)).to_owned();
     let lease_secs = exit_on_error(FUNCTION, lease(&env));
     let sdk = zoom_shared::aws::load_config().await;
@@ -52,7 +76,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         analytics: DynamoAnalytics::new(table.clone()),
         archive: DynamoArchive::new(table),
         archive_queue: Queue::new(sqs.clone(), archive_url),
-        purge_queue: Queue::new(sqs, purge_url),
+        purge_queue: Queue::new(sqs.clone(), purge_url),
+        settle_queue: Queue::new(sqs.clone(), events_url),
+        dead_letters: Queue::new(sqs, dead_letters_url),
+        settle_delay_secs,
         spool: Bucket::new(&sdk, bucket),
         metrics: Metrics::new(FUNCTION),
         lease_secs,
@@ -66,7 +93,15 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<SqsBatchResponse, lambda_runtime::Error>(processor.handle(event.payload).await)
+        // The invocation's deadline, as an instant of this process's clock.
+        let left = event
+            .context
+            .deadline
+            .saturating_sub(u64::try_from(zoom_shared::clock::now_millis()).unwrap_or(0));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(left);
+        Ok::<SqsBatchResponse, lambda_runtime::Error>(
+            processor.handle(event.payload, deadline).await,
+        )
     }))
     .await
 }

@@ -1,8 +1,10 @@
 //! One batch: messages grouped by meeting instance (each group in order, groups concurrently),
-//! each event routed to the owners of its host's data, claimed once per owner, its effects
-//! written in one transaction with the claim's completion. A failed message is reported back
-//! for redelivery; after the redrive count it lands in the dead-letter queue, and its
-//! batch-mates are not run again.
+//! each event routed to the owners of its host's data. A meeting event leaves one record per
+//! owner ([`crate::meeting`]) and its meeting settles later ([`crate::settle`], a job on this
+//! same queue); the other events are claimed once per owner and completed with their effects.
+//! A failed message is reported back for redelivery; after the redrive count it lands in the
+//! dead-letter queue, and its batch-mates are not run again. A message DynamoDB calls invalid
+//! (a bug: retrying cannot help) goes to the dead-letter queue at once, with its reason.
 //!
 //! Routing: an event of account A hosted by Zoom user H reaches the connections that reach H
 //! (and those with the account-wide role of A), never every tenant of the account
@@ -12,15 +14,17 @@
 //! it could replay or forge) is acknowledged and counted, never applied.
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::StreamExt;
 use tracing::Instrument;
 use zoom_shared::analytics::DynamoAnalytics;
 use zoom_shared::analytics::event::{Parsed, ZoomEvent, parse};
+use zoom_shared::analytics::jobs::{JOB_ATTRIBUTE, SETTLE, SettleJob};
 use zoom_shared::analytics::store::{AnalyticsWriter, Claim, Deauthorization};
 use zoom_shared::archive::{ArchiveJob, ArchiveJobs, ArchiveRequest, ArchiveStore, DynamoArchive};
-use zoom_shared::aws::queue::WebhookSpool;
+use zoom_shared::aws::queue::{EventPublisher, WebhookSpool};
 use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::caches::{DynamoPageCache, Family, PageCache};
 use zoom_shared::clock::now_secs;
@@ -31,12 +35,48 @@ use zoom_shared::metrics::Metrics;
 use zoom_shared::owner::{Mode, Owner};
 use zoom_shared::purge::{PurgeJob, PurgeQueue};
 
-use crate::change::{change, instance_of};
-
 /// Groups handled at once within a batch.
 pub const CONCURRENCY: usize = 4;
-/// Attempts at an instance transaction that lost a race with another event of the instance.
-pub const CONFLICT_RETRIES: usize = 5;
+
+/// Why a message was not processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth another delivery (an outage, contention, another worker holding it).
+    Retry(String),
+    /// A request DynamoDB refused as invalid: a bug, straight to the dead-letter queue.
+    Invalid(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Retry(reason) | Failure::Invalid(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Failure::Retry(reason)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(reason: &str) -> Self {
+        Failure::Retry(reason.to_owned())
+    }
+}
+
+/// The instance a meeting life or participant event concerns.
+pub fn instance_of(event: &ZoomEvent) -> Option<&zoom_shared::analytics::event::Instance> {
+    match event {
+        ZoomEvent::Started(i)
+        | ZoomEvent::Ended(i, _)
+        | ZoomEvent::Joined(i, _, _)
+        | ZoomEvent::Left(i, _, _) => Some(i),
+        _ => None,
+    }
+}
 
 /// The processor's dependencies.
 pub struct Processor {
@@ -56,6 +96,12 @@ pub struct Processor {
     pub purge_queue: Queue,
     /// Where intake spooled bodies too large for a message.
     pub spool: Bucket,
+    /// Where settle jobs go (the events queue itself).
+    pub settle_queue: Queue,
+    /// The events queue's dead-letter queue (invalid messages go there at once).
+    pub dead_letters: Queue,
+    /// How long after a meeting's end (or a late event) it settles.
+    pub settle_delay_secs: i32,
     /// Metrics.
     pub metrics: Metrics,
     /// How long a claim holds before another worker may take the event over.
@@ -89,7 +135,8 @@ fn dedup_key(message: &SqsMessage, body: &str) -> String {
         })
 }
 
-fn event_name(event: &ZoomEvent) -> &'static str {
+/// The Zoom name of an event.
+pub fn event_name(event: &ZoomEvent) -> &'static str {
     match event {
         ZoomEvent::Started(_) => "meeting.started",
         ZoomEvent::Ended(..) => "meeting.ended",
@@ -116,13 +163,20 @@ fn host_of(event: &ZoomEvent) -> &str {
     }
 }
 
-fn store(e: zoom_shared::store::StoreError) -> String {
-    e.to_string()
+/// A storage failure, as the failure of a message: invalid requests are bugs, the rest
+/// transient.
+pub fn store(e: zoom_shared::store::StoreError) -> Failure {
+    let text = e.to_string();
+    if text.contains("ValidationException") {
+        Failure::Invalid(text)
+    } else {
+        Failure::Retry(text)
+    }
 }
 
 impl Processor {
-    /// Handles a batch; returns the failed messages.
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+    /// Handles a batch by `deadline`; returns the failed messages.
+    pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
         let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
         for message in event.records {
             let key = message
@@ -139,10 +193,19 @@ impl Processor {
                 for message in group {
                     let id = message.message_id.clone().unwrap_or_default();
                     let span = tracing::info_span!("message", message_id = %id);
-                    if let Err(error) = self.message(&message).instrument(span).await {
-                        tracing::warn!(message_id = %id, %error, "event failed; left for redelivery");
-                        self.metrics.count("EventFailed", 1.0, &[]);
-                        failed.push(id);
+                    match self.message(&message, deadline).instrument(span).await {
+                        Ok(()) => {}
+                        Err(Failure::Invalid(reason)) => {
+                            if let Err(error) = self.dead_letter(&message, &reason).await {
+                                tracing::warn!(message_id = %id, %error, "could not reach the dead-letter queue; left for redelivery");
+                                failed.push(id);
+                            }
+                        }
+                        Err(Failure::Retry(error)) => {
+                            tracing::warn!(message_id = %id, %error, "event failed; left for redelivery");
+                            self.metrics.count("EventFailed", 1.0, &[]);
+                            failed.push(id);
+                        }
                     }
                 }
                 failed
@@ -159,13 +222,36 @@ impl Processor {
         response
     }
 
+    /// Sends a message DynamoDB called invalid to the dead-letter queue at once, with why.
+    async fn dead_letter(&self, message: &SqsMessage, reason: &str) -> Result<(), String> {
+        tracing::error!(
+            reason,
+            "invalid request: the message goes to the dead-letter queue at once"
+        );
+        self.metrics.count("EventInvalid", 1.0, &[]);
+        let mut attributes: Vec<(&str, &str)> = message
+            .message_attributes
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.string_value.as_deref()?)))
+            .collect();
+        attributes.push(("failure", reason));
+        self.dead_letters
+            .publish(message.body.as_deref().unwrap_or_default(), &attributes)
+            .await
+    }
+
     fn dropped(&self, event: &ZoomEvent, reason: &str) {
         tracing::info!(event = event_name(event), reason, "event dropped");
         self.metrics
             .count("EventDropped", 1.0, &[("Reason", reason)]);
     }
 
-    async fn message(&self, message: &SqsMessage) -> Result<(), String> {
+    async fn message(&self, message: &SqsMessage, deadline: Instant) -> Result<(), Failure> {
+        if attribute(message, JOB_ATTRIBUTE) == Some(SETTLE) {
+            let job: SettleJob = serde_json::from_str(message.body.as_deref().unwrap_or_default())
+                .map_err(|e| Failure::Invalid(format!("not a settle job: {e}")))?;
+            return self.settle(&job, deadline).await;
+        }
         let spooled = match attribute(message, "claim_check") {
             Some(key) if key.starts_with("webhooks/") => Some(self.spool.fetch(key).await?),
             Some(_) => return Err("a claim check outside the webhook spool".into()),
@@ -197,14 +283,24 @@ impl Processor {
             return Ok(());
         }
         for (owner, _) in &owners {
-            if owner.owns(host) {
-                self.for_owner(owner, &dedup, &parsed).await?;
+            if !owner.owns(host) {
+                continue;
             }
+            match instance_of(&parsed.event) {
+                Some(instance) => self.meeting_event(owner, &dedup, &parsed, instance).await?,
+                None => self.for_owner(owner, &dedup, &parsed).await?,
+            }
+            self.metrics.count(
+                "EventProcessed",
+                1.0,
+                &[("Event", event_name(&parsed.event))],
+            );
         }
         Ok(())
     }
 
-    async fn for_owner(&self, owner: &Owner, dedup: &str, parsed: &Parsed) -> Result<(), String> {
+    /// An event other than a meeting's life or participants: claimed, applied, completed.
+    async fn for_owner(&self, owner: &Owner, dedup: &str, parsed: &Parsed) -> Result<(), Failure> {
         let claim_id = random_id();
         let attempt = match self
             .analytics
@@ -231,25 +327,22 @@ impl Processor {
         let result = self.effects(owner, dedup, &claim_id, parsed).await;
         if result.is_err() {
             let _ = self.analytics.release_claim(owner, dedup, &claim_id).await;
-        } else {
-            self.metrics
-                .count("EventProcessed", 1.0, &[("Event", name)]);
         }
         result
     }
 
-    /// Sets a stored meeting's status as of `at_ms`; when it changed, its cached lists are
-    /// stale.
-    async fn set_status(
+    /// Sets a stored meeting's status as of when `parsed` happened; when it changed, its
+    /// cached lists are stale.
+    pub async fn set_status(
         &self,
         owner: &Owner,
         id: i64,
         status: MeetingStatus,
-        at_ms: i64,
-    ) -> Result<(), String> {
+        parsed: &Parsed,
+    ) -> Result<(), Failure> {
         if self
             .meetings
-            .set_status(owner, id, status, at_ms)
+            .set_status(owner, id, status, parsed.happened_at_ms())
             .await
             .map_err(store)?
         {
@@ -258,7 +351,7 @@ impl Processor {
         Ok(())
     }
 
-    async fn lists_changed(&self, owner: &Owner) -> Result<(), String> {
+    async fn lists_changed(&self, owner: &Owner) -> Result<(), Failure> {
         self.pages
             .changed(
                 owner,
@@ -275,52 +368,13 @@ impl Processor {
         dedup: &str,
         claim_id: &str,
         parsed: &Parsed,
-    ) -> Result<(), String> {
+    ) -> Result<(), Failure> {
         let analytics = &self.analytics;
         match &parsed.event {
-            ZoomEvent::Started(i)
-            | ZoomEvent::Ended(i, _)
-            | ZoomEvent::Joined(i, _, _)
-            | ZoomEvent::Left(i, _, _) => {
-                match &parsed.event {
-                    ZoomEvent::Started(_) => {
-                        self.set_status(
-                            owner,
-                            i.meeting_id,
-                            MeetingStatus::Live,
-                            parsed.happened_at_ms(),
-                        )
-                        .await?
-                    }
-                    ZoomEvent::Ended(..) => {
-                        self.set_status(
-                            owner,
-                            i.meeting_id,
-                            MeetingStatus::Completed,
-                            parsed.happened_at_ms(),
-                        )
-                        .await?
-                    }
-                    _ => {}
-                }
-                for _ in 0..CONFLICT_RETRIES {
-                    let (meta, points) = analytics
-                        .instance_state(owner, &i.uuid)
-                        .await
-                        .map_err(store)?;
-                    let Some(change) = change(&parsed.event, dedup, meta.as_ref(), points) else {
-                        return Ok(());
-                    };
-                    if analytics
-                        .apply_instance_change(owner, dedup, claim_id, &change, now_secs())
-                        .await
-                        .map_err(store)?
-                    {
-                        return Ok(());
-                    }
-                }
-                Err("the meeting instance kept changing; retry".into())
-            }
+            ZoomEvent::Started(_)
+            | ZoomEvent::Ended(..)
+            | ZoomEvent::Joined(..)
+            | ZoomEvent::Left(..) => Ok(()),
             ZoomEvent::Deleted {
                 meeting_id,
                 single_occurrence,
@@ -330,13 +384,8 @@ impl Processor {
                     // One occurrence went: the series stays scheduled; lists show the change.
                     self.lists_changed(owner).await?;
                 } else {
-                    self.set_status(
-                        owner,
-                        *meeting_id,
-                        MeetingStatus::Cancelled,
-                        parsed.happened_at_ms(),
-                    )
-                    .await?;
+                    self.set_status(owner, *meeting_id, MeetingStatus::Cancelled, parsed)
+                        .await?;
                 }
                 analytics
                     .complete_claim(owner, dedup, claim_id)
@@ -399,7 +448,7 @@ impl Processor {
     /// deauthorization is removed (its data purged, files included); a connection made after it
     /// (a reinstall, then a late delivery or a redrive) is kept. Recorded for compliance either
     /// way. Idempotent: a redelivery finds the connection gone or newer.
-    async fn deauthorized(&self, parsed: &Parsed, dedup: &str) -> Result<(), String> {
+    async fn deauthorized(&self, parsed: &Parsed, dedup: &str) -> Result<(), Failure> {
         let ZoomEvent::Deauthorized {
             user_id,
             at,

@@ -89,11 +89,13 @@ pub struct Parsed {
 impl Parsed {
     /// When the event's change happened, epoch milliseconds: the meeting's start or end for
     /// those events, else Zoom's `event_ts`. Status changes apply in this order, whatever the
-    /// order of delivery.
+    /// order of delivery. Zoom's times are whole seconds, so an end is placed one millisecond
+    /// after its second: a meeting that starts and ends within one second ends after it
+    /// started.
     pub fn happened_at_ms(&self) -> i64 {
         match &self.event {
             ZoomEvent::Started(i) => i.start_time.timestamp_millis(),
-            ZoomEvent::Ended(_, end) => end.timestamp_millis(),
+            ZoomEvent::Ended(_, end) => end.timestamp_millis() + 1,
             _ => self.event_ts,
         }
     }
@@ -261,6 +263,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_end_in_the_second_of_its_start_comes_after_it() {
+        let object = r#""object":{"id":1,"uuid":"u","host_id":"h","start_time":"2026-01-01T00:00:00Z","end_time":"2026-01-01T00:00:00Z"}"#;
+        let started = parse(&format!(
+            r#"{{"event":"meeting.started","payload":{{"account_id":"a",{object}}}}}"#
+        ))
+        .expect("started");
+        let ended = parse(&format!(
+            r#"{{"event":"meeting.ended","payload":{{"account_id":"a",{object}}}}}"#
+        ))
+        .expect("ended");
+        assert!(ended.happened_at_ms() > started.happened_at_ms());
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Analytics: Zoom events parsed ([`event`]), participant timelines folded into per-meeting
-//! figures ([`timeline`]), and the per-connection, per-day aggregates: the ports in [`store`],
-//! the DynamoDB adapter in [`dynamo`], a reader fake in [`memory`].
+//! figures ([`timeline`]), a meeting's settle into its day ([`settle`]), and the
+//! per-connection, per-day aggregates: the ports in [`store`], the DynamoDB adapter in
+//! [`dynamo`], a reader fake in [`memory`].
 
 pub mod dynamo;
 pub mod event;
+pub mod jobs;
 #[cfg(any(test, feature = "fakes"))]
 pub mod memory;
+pub mod settle;
 pub mod store;
 pub mod timeline;
 

@@ -1,20 +1,27 @@
-//! The analytics concept's ports: what the processor writes for an event ([`AnalyticsWriter`]:
-//! the per-event idempotency claim, a meeting instance's state and its one-transaction change)
-//! and what the analytics API reads ([`AnalyticsReader`]: per-day and per-host-per-day figures,
-//! recent meetings), all within an [`Owner`]'s namespace.
+//! The analytics concept's ports: what the processor writes ([`AnalyticsWriter`]: idempotency
+//! claims of the events that are not meeting figures, the records meeting events leave on their
+//! instance, and the settle that adds an instance's figures to its day) and what the analytics
+//! API reads ([`AnalyticsReader`]: per-day and per-host-per-day figures, recent meetings), all
+//! within an [`Owner`]'s namespace.
 
 use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::event::Instance;
-use super::timeline::{Figures, Point};
+use super::settle::{Contribution, Counters, Peaks, Recorded};
+use super::timeline::Point;
 use crate::owner::Owner;
 use crate::store::StoreError;
+use crate::store::item::Item;
 
 /// How long idempotency records are kept.
 pub const IDEMPOTENCY_TTL_SECS: i64 = 7 * 86_400;
-/// How long timeline points are kept.
+/// How long participant points are kept: a participant event later than this after its
+/// meeting's end is not counted (its instance can no longer be settled again exactly).
 pub const TIMELINE_TTL_SECS: i64 = 90 * 86_400;
+/// How long an instance's record is kept (its settled figures and its place among the recent
+/// meetings): longer than the analytics API's longest range.
+pub const INSTANCE_TTL_SECS: i64 = 400 * 86_400;
 
 /// The outcome of claiming an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,55 +34,113 @@ pub enum Claim {
     Busy,
 }
 
-/// The stored state of an instance.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct InstanceMeta {
-    /// Write version.
-    pub version: i64,
-    /// Figures stored.
-    pub figures: Figures,
-    /// End, once ended (epoch seconds).
-    pub end: Option<i64>,
-    /// `meeting.started` counted.
-    pub started_counted: bool,
-    /// `meeting.ended` counted.
-    pub ended_counted: bool,
-}
-
-/// Counter increments of one event.
+/// What a meeting event left on its instance, as the next step needs it: whether it ended and
+/// until when a settle is already queued.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Meetings started.
-    pub meetings_started: i64,
-    /// Meetings completed.
-    pub meetings_completed: i64,
-    /// Meeting minutes.
-    pub meeting_minutes: i64,
-    /// Participant joins.
-    pub participant_joins: i64,
-    /// Participant seconds.
-    pub participant_seconds: i64,
+pub struct SettleState {
+    /// `meeting.ended` was recorded.
+    pub ended: bool,
+    /// A settle is queued to run at this time (epoch seconds; 0: none).
+    pub settle_due: i64,
 }
 
-/// Everything one event changes for an instance.
-#[derive(Debug, Clone)]
-pub struct InstanceChange {
-    /// The instance.
+/// A meeting instance as a settle reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRecord {
+    /// The instance (meeting, uuid, host, topic, start).
     pub instance: Instance,
-    /// The stored version it was computed from (`None`: no instance item yet).
-    pub expected_version: Option<i64>,
-    /// The participant point to add, with its delivery key.
-    pub point: Option<(String, Point)>,
-    /// New figures.
-    pub figures: Figures,
-    /// End, if known.
-    pub end: Option<i64>,
-    /// Increments.
-    pub add: Counters,
-    /// Whether started/ended are now counted.
-    pub started_counted: bool,
-    /// Whether ended is now counted.
-    pub ended_counted: bool,
+    /// What its events recorded.
+    pub recorded: Recorded,
+    /// What its last settle added to the day (zero before the first).
+    pub rolled: Contribution,
+    /// The day and host it was added to at its first settle (kept for later settles).
+    pub rolled_to: Option<(NaiveDate, String)>,
+    /// Write version of the settled state (0: never settled).
+    pub version: i64,
+}
+
+impl InstanceRecord {
+    /// The day and host its figures belong to.
+    pub fn day_and_host(&self) -> (NaiveDate, String) {
+        self.rolled_to
+            .clone()
+            .unwrap_or_else(|| (day_of(&self.instance), host_key(&self.instance.host_id)))
+    }
+}
+
+/// A day item's bounded peak list with its version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredPeaks {
+    /// The list.
+    pub peaks: Peaks,
+    /// Version of the list (0: none stored).
+    pub version: i64,
+}
+
+/// A peak list to store with a settle, conditioned on the version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeaksChange {
+    /// The new list.
+    pub peaks: Peaks,
+    /// The version it was computed from.
+    pub expected_version: i64,
+}
+
+/// Everything one settle writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settle {
+    /// The contribution now (stored on the instance).
+    pub contribution: Contribution,
+    /// What the day's and the host's day counters gain.
+    pub delta: Counters,
+    /// The day's peak list, when it changes.
+    pub day_peaks: Option<PeaksChange>,
+    /// The host's day peak list, when it changes.
+    pub host_peaks: Option<PeaksChange>,
+}
+
+/// How a settle's write went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleOutcome {
+    /// Written.
+    Applied,
+    /// The instance or a peak list changed since it was read: read again and recompute.
+    Moved,
+    /// DynamoDB refused for contention (`TransactionConflict`, throttling): back off, retry.
+    Contended(String),
+    /// DynamoDB refused the request as invalid: a bug; retrying cannot help.
+    Invalid(String),
+}
+
+/// The host key of per-host items (`unknown` for an event without a host).
+pub fn host_key(host_id: &str) -> String {
+    if host_id.is_empty() {
+        "unknown".to_owned()
+    } else {
+        host_id.to_owned()
+    }
+}
+
+/// The key an instance goes by in a day's peak list.
+pub fn peak_key(uuid: &str) -> String {
+    crate::store::item::digest(uuid)[..16].to_owned()
+}
+
+/// The peak list of a stored day item.
+pub fn peaks_of(item: &Item) -> Peaks {
+    let top = item
+        .get("peaks")
+        .and_then(|v| v.as_m().ok())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_n().ok()?.parse::<i64>().ok()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Peaks {
+        top,
+        floor: crate::store::item::number(item, "peaks_floor").unwrap_or(0),
+    }
 }
 
 /// The UTC day of an instance.
@@ -114,12 +179,15 @@ impl DayFigures {
     /// Figures from a stored day item.
     pub fn from_item(item: &crate::store::item::Item, date: String, host: Option<String>) -> Self {
         let num = |name: &str| crate::store::item::number(item, name).unwrap_or(0);
-        let peak = item
+        // The bounded peak list (`peaks`, `peaks_floor`); items written before it carry one
+        // `peak_{hash}` per meeting instead.
+        let legacy = item
             .iter()
             .filter(|(k, _)| k.starts_with("peak_"))
             .filter_map(|(_, v)| v.as_n().ok()?.parse::<i64>().ok())
             .max()
             .unwrap_or(0);
+        let peak = peaks_of(item).peak().max(legacy);
         let mut day = Self {
             date,
             meetings_started: num("meetings_started"),
@@ -162,7 +230,7 @@ impl DayFigures {
 
 /// What the processor writes.
 pub trait AnalyticsWriter: Send + Sync {
-    /// Claims event `dedup` for `owner` until `now + lease`.
+    /// Claims event `dedup` for `owner` until `now + lease` (events other than meeting figures).
     fn claim_event(
         &self,
         owner: &Owner,
@@ -178,29 +246,74 @@ pub trait AnalyticsWriter: Send + Sync {
         dedup: &str,
         claim_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Marks a claim completed (events whose effects are idempotent on their own).
+    /// Marks a claim completed.
     fn complete_claim(
         &self,
         owner: &Owner,
         dedup: &str,
         claim_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// An instance's stored state and timeline.
-    fn instance_state(
+    /// Records a participant event as a point of its instance, keyed by its delivery: `false`
+    /// when that delivery was recorded before (the point is its own idempotency record).
+    fn record_point(
         &self,
         owner: &Owner,
         uuid: &str,
-    ) -> impl Future<Output = Result<(Option<InstanceMeta>, Vec<Point>), StoreError>> + Send;
-    /// Applies one event's change and completes its claim, atomically. `Ok(false)` when the
-    /// instance moved meanwhile (another event of it won): retry.
-    fn apply_instance_change(
-        &self,
-        owner: &Owner,
         dedup: &str,
-        claim_id: &str,
-        change: &InstanceChange,
+        point: &Point,
         now: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records `meeting.started` on its instance; answers the instance's settle state.
+    fn record_started(
+        &self,
+        owner: &Owner,
+        instance: &Instance,
+        now: i64,
+    ) -> impl Future<Output = Result<SettleState, StoreError>> + Send;
+    /// Records `meeting.ended` (at `end`) on its instance, with a settle queued for `settle_due`.
+    fn record_ended(
+        &self,
+        owner: &Owner,
+        instance: &Instance,
+        end: i64,
+        settle_due: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The instance's settle state (`None`: nothing recorded); may be slightly stale.
+    fn settle_state(
+        &self,
+        owner: &Owner,
+        uuid: &str,
+    ) -> impl Future<Output = Result<Option<SettleState>, StoreError>> + Send;
+    /// Notes that a settle of the instance is queued for `due`.
+    fn mark_settle_due(
+        &self,
+        owner: &Owner,
+        uuid: &str,
+        due: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The instance's record and all of its points, read consistently.
+    fn instance_for_settle(
+        &self,
+        owner: &Owner,
+        uuid: &str,
+    ) -> impl Future<Output = Result<Option<(InstanceRecord, Vec<Point>)>, StoreError>> + Send;
+    /// The peak lists of a day and of a host's day.
+    fn day_peaks(
+        &self,
+        owner: &Owner,
+        day: NaiveDate,
+        host: &str,
+    ) -> impl Future<Output = Result<(StoredPeaks, StoredPeaks), StoreError>> + Send;
+    /// Writes a settle in one transaction: the instance's new contribution (conditioned on the
+    /// version it was read at), the counters' delta on the day and on the host's day, and the
+    /// peak lists that change (conditioned on theirs).
+    fn apply_settle(
+        &self,
+        owner: &Owner,
+        record: &InstanceRecord,
+        settle: &Settle,
+    ) -> impl Future<Output = Result<SettleOutcome, StoreError>> + Send;
     /// Records a deauthorization for compliance (kept; no TTL).
     fn record_deauthorization(
         &self,

@@ -6,7 +6,10 @@
 //! function did not report as failed (`batchItemFailures`), and leaves the failures for
 //! redelivery, and so for the dead-letter queue after the queue's redrive count.
 //!
-//! Each route is `queue_url=function[=timeout_secs]` (default 900 s).
+//! Each route is `queue_url=function[=timeout_secs[=batch_size[=window_ms]]]` (default 900 s, 10
+//! messages, no window). As Lambda's `BatchSize` and `MaximumBatchingWindowInSeconds`: once a
+//! receive returns messages, more are gathered until the batch is full or the window has passed
+//! since the first.
 //!
 //! `POLLER_CONCURRENCY` (default 1) pollers run per queue, as Lambda runs several.
 //!
@@ -26,6 +29,10 @@ struct Route {
     function: String,
     /// How long an invocation may take before its messages count as failed.
     timeout: Duration,
+    /// Most messages per invocation.
+    batch_size: usize,
+    /// How long to gather a batch after its first message.
+    window: Duration,
 }
 
 fn routes() -> Result<Vec<Route>, String> {
@@ -34,8 +41,8 @@ fn routes() -> Result<Vec<Route>, String> {
     spec.split(',')
         .filter(|s| !s.trim().is_empty())
         .map(|pair| {
-            // queue_url=function[=timeout_secs]; the URL itself contains no '='.
-            let mut parts = pair.trim().splitn(3, '=');
+            // queue_url=function[=timeout_secs[=batch[=window_ms]]]; the URL has no '='.
+            let mut parts = pair.trim().splitn(5, '=');
             let (Some(queue_url), Some(function)) = (parts.next(), parts.next()) else {
                 return Err(format!(
                     "POLLER_ROUTES entry {pair} is not queue_url=function"
@@ -47,10 +54,26 @@ fn routes() -> Result<Vec<Route>, String> {
                     .parse::<u64>()
                     .map_err(|_| format!("POLLER_ROUTES entry {pair} has a bad timeout"))?,
             };
+            let batch_size = match parts.next() {
+                None => 10,
+                Some(b) => b
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|b| (1..=10_000).contains(b))
+                    .ok_or_else(|| format!("POLLER_ROUTES entry {pair} has a bad batch size"))?,
+            };
+            let window = match parts.next() {
+                None => 0,
+                Some(w) => w
+                    .parse::<u64>()
+                    .map_err(|_| format!("POLLER_ROUTES entry {pair} has a bad window"))?,
+            };
             Ok(Route {
                 queue_url: queue_url.to_owned(),
                 function: function.to_owned(),
                 timeout: Duration::from_secs(timeout),
+                batch_size,
+                window: Duration::from_millis(window),
             })
         })
         .collect()
@@ -130,17 +153,8 @@ async fn poll(
         })
         .unwrap_or_default();
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&route.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(2)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await;
-        let messages = match received {
-            Ok(answer) => answer.messages().to_vec(),
+        let messages = match gather(&sqs, &route).await {
+            Ok(messages) => messages,
             Err(e) => {
                 eprintln!("sqs-poller: receive from {} failed: {e}", route.queue_url);
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -183,6 +197,8 @@ async fn poll(
             record.aws_region = Some("us-east-1".into());
             event.records.push(record);
         }
+        // The invocation's wall time, for tools/load's cost report.
+        let invoked = std::time::Instant::now();
         let failed: Vec<String> = match http
             .post(&invoke_url)
             .timeout(route.timeout)
@@ -211,6 +227,7 @@ async fn poll(
             }
             _ => all(&messages),
         };
+        let took = invoked.elapsed();
         let mut entries = Vec::new();
         for (i, m) in messages.iter().enumerate() {
             let id = m.message_id().unwrap_or_default();
@@ -234,19 +251,67 @@ async fn poll(
             }
         }
         println!(
-            "sqs-poller: {} handled {} message(s), {} failed",
+            "sqs-poller: {} handled {} message(s), {} failed in {} ms",
             route.function,
             messages.len(),
-            failed.len()
+            failed.len(),
+            took.as_millis()
         );
-        if !entries.is_empty() {
+        // DeleteMessageBatch takes at most 10 entries.
+        for chunk in entries.chunks(10) {
             let _ = sqs
                 .delete_message_batch()
                 .queue_url(&route.queue_url)
-                .set_entries(Some(entries))
+                .set_entries(Some(chunk.to_vec()))
                 .send()
                 .await;
         }
+    }
+}
+
+/// One batch: a long poll until messages come, then more until the batch is full or the
+/// window since the first has passed.
+async fn gather(
+    sqs: &aws_sdk_sqs::Client,
+    route: &Route,
+) -> Result<Vec<aws_sdk_sqs::types::Message>, String> {
+    let mut messages: Vec<aws_sdk_sqs::types::Message> = Vec::new();
+    let mut first = None;
+    loop {
+        let left = route.batch_size - messages.len();
+        let waited = first.map(|f: std::time::Instant| f.elapsed());
+        if left == 0 || waited.is_some_and(|w| w >= route.window) {
+            return Ok(messages);
+        }
+        // Long-poll for the first; then at most what is left of the window.
+        let wait = match waited {
+            None => 2,
+            Some(w) => i32::try_from((route.window - w).as_secs()).unwrap_or(0),
+        };
+        let answer = sqs
+            .receive_message()
+            .queue_url(&route.queue_url)
+            .max_number_of_messages(i32::try_from(left.min(10)).unwrap_or(10))
+            .wait_time_seconds(wait)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await;
+        let got = match answer {
+            Ok(answer) => answer.messages().to_vec(),
+            Err(e) if messages.is_empty() => return Err(e.to_string()),
+            Err(_) => return Ok(messages),
+        };
+        if got.is_empty() {
+            if messages.is_empty() {
+                return Ok(messages);
+            }
+            // Nothing more right now: wait out a little of the window, then look again.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        first.get_or_insert_with(std::time::Instant::now);
+        messages.extend(got);
     }
 }
 
