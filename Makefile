@@ -5,7 +5,7 @@ VENV := .venv
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test bootstrap fmt clippy unit template emulator e2e load load-faults sizes coldstart fuzz archive-1gib
+.PHONY: dev test bootstrap fmt clippy unit template emulator e2e load load-faults cost sizes coldstart fuzz archive-1gib
 
 dev: bootstrap
 	tools/stack/stack.sh dev
@@ -48,6 +48,13 @@ load: bootstrap
 
 load-faults: bootstrap
 	tools/stack/stack.sh load --events 20000 --reads 2000 --faults
+
+# docs/benchmarks.md: measured AWS requests and DynamoDB capacity per webhook event (the moto
+# wrapper's meter), the scenarios of #14 (small, one 1,000-participant meeting, a day of 10,000
+# meetings) one after another in one stack; a report with verdicts, never a failed target.
+COST_ARGS ?= --scenario all --timeout 3600 --json .stack/cost.json
+cost: bootstrap
+	tools/stack/stack.sh cost $(COST_ARGS)
 
 # docs/benchmarks.md: a 1 GiB recording streamed through zoom-recording-archiver into S3 (128
 # parts), peak RSS under 256 MB, every byte compared. A measurement, not part of `make test`.

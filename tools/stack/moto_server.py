@@ -767,7 +767,8 @@ werkzeug_app.DomainDispatcherApplication.__call__ = dispatch
 #   GET  /_zoom/meter                 {since, by_principal: {p: {service: {op: {requests, wru,
 #                                      rru, errors, …}}}}, by_table, by_queue, totals}
 #   POST /_zoom/meter/reset           starts counting anew
-#   GET  /_zoom/meter/items?table=T   the table's items by size, walked once: {items,
+#   GET  /_zoom/meter/items?table=T[&pk_contains=X]  the table's items (those whose partition
+#                                      key contains X) by size, walked once: {items,
 #                                      max_item_bytes, max_item_key, by_kind}
 #   GET|POST /_zoom/faults            {"transaction_conflict_every": N, "key_prefix": "P"}: every
 #                                      Nth TransactWriteItems writing an item whose partition
@@ -1295,8 +1296,9 @@ def item_kind(pk, sk):
     return pk_prefix, "#".join(parts)
 
 
-def _items_report(name):
-    """GET /_zoom/meter/items: every item of the table, by size."""
+def _items_report(name, pk_contains=""):
+    """GET /_zoom/meter/items: every item of the table (whose partition key contains
+    `pk_contains`, when given: one tenant's), by size."""
     with _lock:
         table = next((b.tables[name] for b in list(_backends.values()) if name in b.tables), None)
         if table is None:
@@ -1305,8 +1307,10 @@ def _items_report(name):
                   "by_kind": {}}
         for partition in list(table.items.values()):
             for item in (list(partition.values()) if table.range_key_attr else [partition]):
-                size = item_size(item.attrs)
                 pk = item.hash_key.value
+                if pk_contains and pk_contains not in str(pk):
+                    continue
+                size = item_size(item.attrs)
                 sk = item.range_key.value if table.range_key_attr and item.range_key is not None else None
                 pk_prefix, sk_kind = item_kind(pk, sk)
                 kind = f"{pk_prefix} {sk_kind}".strip()
@@ -1429,8 +1433,9 @@ def _meter_admin(environ, start_response):
         _meter.reset()
         return _json_answer(start_response, {"since": _meter.since})
     if path == "/_zoom/meter/items":
-        name = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("table", [""])[0]
-        report = _items_report(name)
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+        name = query.get("table", [""])[0]
+        report = _items_report(name, query.get("pk_contains", [""])[0])
         if report is None:
             return _json_answer(start_response, {"error": f"no table {name}"}, "404 Not Found")
         return _json_answer(start_response, report)

@@ -2,6 +2,9 @@
 //!
 //! ```text
 //! zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults]
+//! zoom-load cost [--scenario small|day|meeting|all] [--meetings N] [--participants N]
+//!                [--senders N] [--timeout SECS] [--json PATH]
+//!                                   measured AWS requests and capacity per event (cost.rs)
 //! zoom-load proxy LISTEN TARGET      TCP proxy; SIGUSR1 takes it down, SIGHUP stalls it,
 //!                                   SIGUSR2 back to normal
 //! ```
@@ -11,8 +14,12 @@
 //! `ZOOM_LOAD_PROXY_PID` for the AWS endpoint's proxy), prints a report and exits non-zero when
 //! a target is missed: an event lost or counted twice, a 5xx left unretried, a read answered
 //! with anything but a correct answer or a 429/502/503/504 problem, or an answer slower than
-//! the function timeout.
+//! the function timeout. `cost` reads the same environment (`tools/stack/stack.sh cost`) plus
+//! `AWS_ENDPOINT_URL` (the emulator's meter), `ZOOM_STACK_ENV_FILE` (the events queue and the
+//! table) and `ZOOM_POLLER_LOG` (the processor's invocations), and reports without verdicts
+//! that fail.
 
+mod cost;
 mod proxy;
 mod reads;
 mod rss;
@@ -72,7 +79,14 @@ async fn main() {
             Ok(options) => run(options).await,
             Err(e) => Err(e),
         },
-        _ => Err("usage: zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults] | zoom-load proxy LISTEN TARGET".into()),
+        Some("cost") => match cost::parse(&args[1..]) {
+            Ok(options) => match stack::Stack::from_env() {
+                Ok(stack) => cost::run(&stack, options).await,
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        _ => Err("usage: zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults] | zoom-load cost [--scenario small|day|meeting|all] [--meetings N] [--participants N] [--senders N] [--timeout SECS] [--json PATH] | zoom-load proxy LISTEN TARGET".into()),
     };
     if let Err(e) = outcome {
         eprintln!("zoom-load: {e}");
