@@ -8,6 +8,8 @@
 #                        (`cargo test --workspace ARGS`; E2E_PACKAGES="-p X" narrows it), stop it
 #   stack.sh load [ARGS] the load and fault runs: `zoom-load run ARGS` against a stack whose
 #                        AWS endpoint sits behind a proxy that can be taken down
+#   stack.sh cost [ARGS] the same stack, `zoom-load cost ARGS`: measured AWS requests and
+#                        DynamoDB capacity per webhook event (the emulator's meter)
 #
 # Variables already set (AWS_ENDPOINT_URL, ZOOM_*, API_JWT_SECRET, …) are honoured: with
 # AWS_ENDPOINT_URL set, no moto server is started and that endpoint is provisioned instead;
@@ -216,11 +218,13 @@ case "${1:-}" in
     fi
     exit $status
     ;;
-  load)
+  load|cost)
     # The load and fault runs of docs/benchmarks.md: moto behind a proxy that can be taken
     # down and up (zoom-load proxy), the stack with WATCH_ARGS (default: up to 50 instances per
     # function, so concurrent requests do not queue behind each other, as in AWS), then
-    # `zoom-load run ARGS`.
+    # `zoom-load run ARGS`; or `zoom-load cost ARGS` (the meter of tools/stack/moto_server.py
+    # counts every request; the poller's log gives the processor's invocations and times).
+    mode=$1
     shift
     bootstrap
     trap 'stop_all' EXIT INT TERM
@@ -230,11 +234,11 @@ case "${1:-}" in
     moto_port=$(free_port)
     proxy_port=$(free_port)
     log "moto server on 127.0.0.1:$moto_port, behind the proxy on 127.0.0.1:$proxy_port"
-    : > "$STATE/iam-load-$$.jsonl"
-    ZOOM_IAM_AUDIT_LOG="$STATE/iam-load-$$.jsonl" \
-      start "$STATE/moto-load-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
+    : > "$STATE/iam-$mode-$$.jsonl"
+    ZOOM_IAM_AUDIT_LOG="$STATE/iam-$mode-$$.jsonl" \
+      start "$STATE/moto-$mode-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
     wait_for "http://127.0.0.1:$moto_port/moto-api/" 30
-    start "$STATE/proxy-load-$$.log" "$ROOT/target/debug/zoom-load" proxy "127.0.0.1:$proxy_port" "127.0.0.1:$moto_port"
+    start "$STATE/proxy-$mode-$$.log" "$ROOT/target/debug/zoom-load" proxy "127.0.0.1:$proxy_port" "127.0.0.1:$moto_port"
     export ZOOM_LOAD_PROXY_PID=${PIDS[-1]}
     export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port"
     wait_for "$AWS_ENDPOINT_URL/moto-api/" 30
@@ -244,9 +248,14 @@ case "${1:-}" in
     export ZOOM_PROCESSOR_CONCURRENCY=${ZOOM_PROCESSOR_CONCURRENCY:-4} POLLER_CONCURRENCY=${POLLER_CONCURRENCY:-4}
     # The endpoint is the proxy, but the emulator behind it is ours: least privilege applies.
     STACK_OWN_EMULATOR=1 WATCH_ARGS=${WATCH_ARGS:---concurrency 50 --ignore-changes} \
-      start_stack "$moto_port" "$(free_port)" "$(free_port)" "load-$$"
+      start_stack "$moto_port" "$(free_port)" "$(free_port)" "$mode-$$"
     wait_for "$ZOOM_E2E_API/api/zoom/config" 600
-    "$ROOT/target/debug/zoom-load" run "$@"
+    if [[ $mode == cost ]]; then
+      export ZOOM_POLLER_LOG="$STATE/poller-$mode-$$.log"
+      "$ROOT/target/debug/zoom-load" cost "$@"
+    else
+      "$ROOT/target/debug/zoom-load" run "$@"
+    fi
     ;;
   *)
     sed -n '2,10p' "$0" >&2
