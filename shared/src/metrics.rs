@@ -69,6 +69,18 @@ impl Metrics {
         self.emit(dimensions, &[names.as_slice()], &[(metric, "Count", value)]);
     }
 
+    /// A duration in milliseconds (`ProcessingLag`, say), under the function and
+    /// `dimensions`.
+    pub fn milliseconds(&self, metric: &str, value: f64, dimensions: &[(&str, &str)]) {
+        let mut names: Vec<&str> = vec!["Function"];
+        names.extend(dimensions.iter().map(|(name, _)| *name));
+        self.emit(
+            dimensions,
+            &[names.as_slice()],
+            &[(metric, "Milliseconds", value)],
+        );
+    }
+
     fn emit(&self, dimensions: &[(&str, &str)], sets: &[&[&str]], values: &[(&str, &str, f64)]) {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -296,6 +296,12 @@ impl Processor {
                 &[("Event", event_name(&parsed.event))],
             );
         }
+        if parsed.event_ts > 0 {
+            // From Zoom's event time to its record: what a reader of the figures waits (a
+            // meeting's figures follow its settle, ZOOM_SETTLE_DELAY_SECS later).
+            let lag = (zoom_shared::clock::now_millis() - parsed.event_ts).max(0);
+            self.metrics.milliseconds("ProcessingLag", lag as f64, &[]);
+        }
         Ok(())
     }
 
