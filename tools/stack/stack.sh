@@ -155,10 +155,8 @@ start_stack() {
   wait_for "http://127.0.0.1:$watch_port/" 120
   export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
   # Lambda's SQS event source mappings, locally.
-  cargo build --quiet -p sqs-poller -p zoom-load -p zoom-redrive
+  cargo build --quiet -p sqs-poller -p zoom-load
   export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
-  # What is in the dead-letter queues, and moving messages back (tests/tests/redrive.rs).
-  export ZOOM_REDRIVE_BIN="$ROOT/target/debug/zoom-redrive"
   # The AWS endpoint's proxy (down / stalled / up) for the tests that need a slow AWS.
   export ZOOM_LOAD_BIN="$ROOT/target/debug/zoom-load"
   local archive_queue events_queue purge_queue
@@ -236,6 +234,7 @@ case "${1:-}" in
     moto_port=$(free_port)
     proxy_port=$(free_port)
     log "moto server on 127.0.0.1:$moto_port, behind the proxy on 127.0.0.1:$proxy_port"
+    mkdir -p "$STATE"
     : > "$STATE/iam-$mode-$$.jsonl"
     ZOOM_IAM_AUDIT_LOG="$STATE/iam-$mode-$$.jsonl" \
       start "$STATE/moto-$mode-$$.log" "$VENV/bin/python" "$ROOT/tools/stack/moto_server.py" -H 127.0.0.1 -p "$moto_port"
