@@ -155,8 +155,10 @@ start_stack() {
   wait_for "http://127.0.0.1:$watch_port/" 120
   export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
   # Lambda's SQS event source mappings, locally.
-  cargo build --quiet -p sqs-poller -p zoom-load
+  cargo build --quiet -p sqs-poller -p zoom-load -p zoom-redrive
   export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
+  # What is in the dead-letter queues, and moving messages back (tests/tests/redrive.rs).
+  export ZOOM_REDRIVE_BIN="$ROOT/target/debug/zoom-redrive"
   # The AWS endpoint's proxy (down / stalled / up) for the tests that need a slow AWS.
   export ZOOM_LOAD_BIN="$ROOT/target/debug/zoom-load"
   local archive_queue events_queue purge_queue
