@@ -635,6 +635,43 @@ mod tests {
         );
     }
 
+    /// The request Schemathesis sent (its key `×ø\u{9b}` is what locally never reached us: the
+    /// emulator answers 500 for header bytes that are not UTF-8), with a valid body: whatever
+    /// form such a key arrives in, it is a 400 naming the header, before any owner lookup,
+    /// record or Zoom call.
+    #[tokio::test]
+    async fn a_key_outside_visible_ascii_is_a_400_and_nothing_is_created() {
+        let h = handler();
+        h.zoom.answer(
+            "POST /users/me/meetings",
+            Ok(Some(zoom_meeting(9, "u-alice"))),
+        );
+        let body = json!({"agenda": "", "default_password": false, "duration": 1, "password": "0", "pre_schedule": false, "recurrence": {"type": 1}, "settings": {}, "start_time": "2000-01-01T00:00:00Z", "timezone": "UTC", "topic": "0", "type": 1});
+        let raw: [&[u8]; 3] = ["×ø\u{9b}".as_bytes(), b"\xd7\xf8\x9b", b"k\xe9"];
+        for key in raw {
+            let mut request = testing::request(
+                "alice",
+                json!({}),
+                Method::POST,
+                "/api/zoom/meetings?user_id=u-alice",
+                Some(body.clone()),
+            );
+            request.headers_mut().insert(
+                "idempotency-key",
+                http::HeaderValue::from_bytes(key).expect("a header value"),
+            );
+            let (status, problem, _) = testing::call(&router(), &h, request).await;
+            assert_eq!(status, 400, "{key:?}: {problem}");
+            assert_eq!(problem["errors"][0]["field"], "Idempotency-Key", "{key:?}");
+        }
+        assert!(h.zoom.calls().is_empty(), "nothing sent to Zoom");
+        assert_eq!(
+            create(&h, "k-valid", body).await.0,
+            201,
+            "the same body with a key"
+        );
+    }
+
     #[tokio::test]
     async fn a_lost_answer_is_reconciled_by_the_retry_not_created_twice() {
         let h = handler();

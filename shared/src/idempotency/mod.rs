@@ -197,6 +197,36 @@ mod tests {
         }
     }
 
+    /// A key outside visible ASCII is a 400 naming the header, whichever way it arrives: as
+    /// text (API Gateway's event carries header values as JSON strings, e.g. the `×ø\u{9b}`
+    /// Schemathesis sent) or as raw bytes that are not UTF-8 (Latin-1, as Python's HTTP
+    /// clients send a non-ASCII value).
+    #[test]
+    fn keys_outside_visible_ascii_are_a_400_naming_the_header() {
+        let raw: [&[u8]; 5] = [
+            "×ø\u{9b}".as_bytes(),
+            b"\xd7\xf8\x9b",
+            "é".as_bytes(),
+            b"k\xe9",
+            b"a\tb",
+        ];
+        for bytes in raw {
+            let mut request = request(None, "");
+            request.headers_mut().insert(
+                "idempotency-key",
+                http::HeaderValue::from_bytes(bytes).expect("a header value"),
+            );
+            let error = key_of(&request).expect_err("refused");
+            assert_eq!(error.status(), 400, "{bytes:?}");
+            match error {
+                ApiError::Validation(fields) => {
+                    assert_eq!(fields[0].field, "Idempotency-Key", "{bytes:?}");
+                }
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn fingerprints_follow_the_request() {
         let a = fingerprint(&request(Some("k"), r#"{"topic":"a"}"#));
