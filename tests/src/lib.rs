@@ -4,6 +4,8 @@
 //! template's resources and runs `cargo lambda watch` on free ports, then runs these tests
 //! with `ZOOM_E2E_API` pointing at it. Tests talk HTTP like a real client.
 
+pub mod browser;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -8,6 +8,7 @@
 3. No function policy uses a `*` action or a `*` resource.
 4. Every function's crate names `.stack/iam/<binary>.env` as its cargo lambda watch env_file,
    so locally it signs with its own credentials and gets exactly its grants.
+5. No local-only switch (the dashboard's development tokens) appears in the template.
 """
 
 import glob
@@ -23,7 +24,18 @@ EXEMPT = {
     ("GET", "/api/zoom/health"),
     ("GET", "/api/zoom/config"),
     ("GET", "/api/auth/zoom/callback"),
+    # The dashboard: a browser's navigation to a page, its scripts and its style sheet carries
+    # no Authorization header. They are the same static bytes for everyone; the page sends the
+    # caller's JWT on each API call it makes.
+    ("GET", "/api/zoom/dashboard"),
+    ("GET", "/api/zoom/dashboard/{asset}"),
+    # Mints the JWT a local page then uses (so it cannot require one); answers 404 unless the
+    # local stack's switch is on, which rule 5 keeps out of the template.
+    ("POST", "/api/zoom/dashboard/dev-token"),
 }
+
+# Switches only the local stack may set (rule 5).
+LOCAL_ONLY_VARIABLES = {"ZOOM_DASHBOARD_DEV_TOKENS"}
 
 
 def main():
@@ -67,6 +79,11 @@ def main():
                     values = values if isinstance(values, list) else [values]
                     if any(v == "*" or (isinstance(v, str) and v.endswith(":*")) for v in values):
                         problems.append(f"{logical_id}: policy has a wildcard {key}: {values}")
+    with open("template.yaml", encoding="utf-8") as handle:
+        text = handle.read()
+    for variable in sorted(LOCAL_ONLY_VARIABLES):
+        if variable in text:
+            problems.append(f"{variable} is a local-only switch: template.yaml must not name it")
     for path, binaries in template_routes.items():
         if router.get(path) not in binaries:
             problems.append(f"{path}: template serves it with {sorted(binaries)}, watch router with {router.get(path)}")

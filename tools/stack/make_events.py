@@ -41,6 +41,12 @@ ROUTES = {
     ],
     "zoom-webhooks": [
         ("meeting-started", "POST", "/api/zoom/webhooks", "", {"event": "meeting.started", "event_ts": 1795766400000, "payload": {"account_id": "AAAAAABBBB", "object": {"id": "85746065432", "uuid": "4444AAAiAAAAAiAiAiiAii==", "host_id": "x1yCzABCDEfg23HiJKl4mN", "topic": "My Meeting", "type": 2, "start_time": "2026-11-27T09:00:00Z", "timezone": "UTC", "duration": 60}}}, False),
+    ],    # A browser navigation carries no JWT: the page and its assets are public; the page sends
+    # the caller's JWT on every API call it makes. dev-token answers 404 outside the local stack.
+    "zoom-dashboard": [
+        ("page", "GET", "/api/zoom/dashboard", "", None, False),
+        ("asset", "GET", "/api/zoom/dashboard/app.js", "", None, False),
+        ("dev-token", "POST", "/api/zoom/dashboard/dev-token", "", {"tenant": "acme"}, False),
     ],
 }
 
@@ -58,6 +64,8 @@ def event(method, path, query, body, jwt):
         "x-amzn-trace-id": "Root=1-6b093a40-0123456789abcdef01234567", "x-forwarded-for": "203.0.113.10",
         "x-forwarded-port": "443", "x-forwarded-proto": "https",
     }
+    if method == "GET" and path.startswith("/api/zoom/dashboard"):
+        headers["accept"] = "text/html,application/xhtml+xml,*/*;q=0.8"
     if path == "/api/zoom/webhooks":
         # Signed for the timestamp below; a live check refuses it as stale (replay protection).
         headers["x-zm-request-timestamp"] = "1795766400"

@@ -27,6 +27,7 @@ PIDS=()
 log() { printf '[stack] %s\n' "$*" >&2; }
 
 bootstrap() {
+  bootstrap_npm
   local stamp="$VENV/.requirements.sha256"
   local want
   want=$(cat "$REQUIREMENTS" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
@@ -37,6 +38,21 @@ bootstrap() {
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQUIREMENTS" -c "$CONSTRAINTS"
   echo "$want" > "$stamp"
+}
+
+# The tests' npm packages (axe-core for the dashboard's browser test), exactly as
+# tools/stack/npm/package-lock.json pins them, into .venv/node.
+bootstrap_npm() {
+  local dir="$VENV/node" want
+  want=$(cat "$ROOT/tools/stack/npm/package.json" "$ROOT/tools/stack/npm/package-lock.json" | sha256sum | cut -d' ' -f1)
+  if [[ -f "$dir/.lock.sha256" && "$(cat "$dir/.lock.sha256")" == "$want" ]]; then
+    return 0
+  fi
+  log "installing pinned npm packages into .venv/node (first run only)"
+  mkdir -p "$dir"
+  cp "$ROOT/tools/stack/npm/package.json" "$ROOT/tools/stack/npm/package-lock.json" "$dir/"
+  npm ci --prefix "$dir" --no-audit --no-fund --ignore-scripts --loglevel=error
+  echo "$want" > "$dir/.lock.sha256"
 }
 
 free_port() {
@@ -119,7 +135,12 @@ start_stack() {
   export ZOOM_WEBHOOK_SECRET_TOKEN=${ZOOM_WEBHOOK_SECRET_TOKEN:-sim-webhook-secret}
   # The token vault's key (AWS: from Secrets Manager). Fresh per run: the emulator is empty too.
   export ZOOM_TOKEN_KEYS=${ZOOM_TOKEN_KEYS:-local:$(python3 -c 'import base64,os;print(base64.b64encode(os.urandom(32)).decode())')}
-  export ZOOM_APP_RETURN_URL=${ZOOM_APP_RETURN_URL:-http://localhost:3000/integrations/zoom}
+  # After the OAuth callback the browser lands on the dashboard, on the redirect URI's host
+  # (localhost), so the page that started the flow, its session and its cookie are one origin.
+  export ZOOM_APP_RETURN_URL=${ZOOM_APP_RETURN_URL:-http://localhost:$watch_port/api/zoom/dashboard}
+  # The local stack's switch for the dashboard's development tokens (with API_JWT_SECRET);
+  # template.yaml never sets it, so in AWS POST /api/zoom/dashboard/dev-token is 404.
+  export ZOOM_DASHBOARD_DEV_TOKENS=${ZOOM_DASHBOARD_DEV_TOKENS:-1}
   # A crashed event's claim is taken over after this long (AWS default: 60 s).
   export ZOOM_IDEMPOTENCY_LEASE_SECS=${ZOOM_IDEMPOTENCY_LEASE_SECS:-3}
   # Meeting groups handled at once per processor invocation, as in AWS (moto's DynamoDB
@@ -183,6 +204,7 @@ case "${1:-}" in
     trap 'stop_all' EXIT
     start_stack 4566 9000 9100 zoom-local
     log "ready: curl http://127.0.0.1:9000/api/zoom/health   (Ctrl-C stops everything)"
+    log "dashboard: http://localhost:9000/api/zoom/dashboard   (sign in with a development token for any tenant name)"
     log "logs: $STATE/*.log; each function's AWS decisions: $STATE/iam-zoom-local.jsonl"
     tail -n +1 -f "$STATE/watch-zoom-local.log" &
     PIDS+=("$!")

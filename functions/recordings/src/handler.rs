@@ -10,7 +10,9 @@
 //! account-wide role): another owner's recording, file or download is 404. Downloads are served
 //! from the recordings bucket through a short-lived presigned URL of an object under the
 //! owner's prefix; a file not archived yet is queued for `zoom-recording-archiver` (the job
-//! carries the owner) and answered `202` with `Retry-After`.
+//! carries the owner) and answered `202` with `Retry-After`. With `?redirect=false` an archived
+//! file is answered `200` with the presigned URL as JSON instead of a `302` to it: a script's
+//! `fetch` cannot read a redirect's `Location` (the dashboard navigates to the URL itself).
 
 use std::time::Duration;
 
@@ -125,6 +127,19 @@ fn file_param(raw: &str) -> Result<String, ApiError> {
     }
 }
 
+/// `redirect` of a download: absent or `true` answers an archived file with a 302, `false`
+/// with the URL as JSON.
+fn redirect_param(request: &Request) -> Result<bool, ApiError> {
+    match query(request, "redirect").as_deref() {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(ApiError::Validation(vec![FieldError::new(
+            "redirect",
+            "must be true or false",
+        )])),
+    }
+}
+
 fn date_param(request: &Request, name: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
     let raw = query(request, name)?;
     match NaiveDate::parse_from_str(&raw, "%Y-%m-%d") {
@@ -159,6 +174,10 @@ where
             Route::Download => Some(file_param(matched.params.get("fileId")?)?),
             _ => None,
         };
+        let redirect = match matched.route {
+            Route::Download => redirect_param(&request)?,
+            _ => true,
+        };
         match (meeting, file) {
             (None, _) => self.list(&caller, &request, deadline).await,
             (Some(meeting), None) => {
@@ -168,7 +187,8 @@ where
             }
             (Some(meeting), Some(file)) => {
                 let owner = self.owners.resolve(&caller, deadline).await?;
-                self.download(&owner, &meeting, &file, deadline).await
+                self.download(&owner, &meeting, &file, redirect, deadline)
+                    .await
             }
         }
     }
@@ -259,12 +279,14 @@ where
         Ok(recording)
     }
 
-    /// `GET …/files/{fileId}/download`: 302 to a presigned URL, or 202 while archiving.
+    /// `GET …/files/{fileId}/download`: 302 to a presigned URL (200 with it as JSON when
+    /// `redirect` is false), or 202 while archiving.
     async fn download(
         &self,
         owner: &Owner,
         meeting: &str,
         file_id: &str,
+        redirect: bool,
         deadline: Instant,
     ) -> Result<Response<Body>, ApiError> {
         // Fast path: the owner's own archive record (its namespace), for a file it owns.
@@ -288,14 +310,23 @@ where
                 )
                 .await
                 .map_err(store_problem)?;
-            let mut response = Response::new(Body::Empty);
-            *response.status_mut() = StatusCode::FOUND;
-            let headers = response.headers_mut();
-            headers.insert(
-                header::LOCATION,
-                HeaderValue::from_str(&url).map_err(|e| ApiError::Internal(e.to_string()))?,
-            );
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let mut response = if redirect {
+                let mut response = Response::new(Body::Empty);
+                *response.status_mut() = StatusCode::FOUND;
+                response.headers_mut().insert(
+                    header::LOCATION,
+                    HeaderValue::from_str(&url).map_err(|e| ApiError::Internal(e.to_string()))?,
+                );
+                response
+            } else {
+                json(
+                    StatusCode::OK,
+                    &json!({"status": "ready", "file_id": file_id, "download_url": url, "expires_in": PRESIGNED_TTL.as_secs()}),
+                )?
+            };
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return Ok(response);
         }
         let recording = self.recording(owner, meeting, deadline).await?;
@@ -445,6 +476,16 @@ mod tests {
         assert!(
             location.contains(&key) && location.ends_with("name=f1.vtt"),
             "{location}"
+        );
+        // A script asks for the URL as JSON (fetch cannot read a redirect's Location).
+        let (status, body) = get(&h, "bob", &format!("{DOWNLOAD}?redirect=false")).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+        assert_eq!(body["download_url"].as_str(), Some(location));
+        assert_eq!(body["expires_in"], 300);
+        let (status, body) = get(&h, "bob", &format!("{DOWNLOAD}?redirect=maybe")).await;
+        assert_eq!(
+            (status, body["errors"][0]["field"].as_str()),
+            (400, Some("redirect"))
         );
         // Alice asks for the same file id: her namespace has no record, and Zoom says it is bob's.
         h.zoom.answer(

@@ -52,8 +52,9 @@ impl BindingClaim {
 /// Longest `zoom_user` claim we accept.
 pub const MAX_ZOOM_USER_CLAIM_LEN: usize = 128;
 
-/// Reads the binding claims (`zoom_scope` wins when it says `account`).
-fn binding_claim(
+/// Reads the binding claims (`zoom_scope` wins when it says `account`); a claim that breaks
+/// the rules is a 401 saying which.
+pub fn binding_claim(
     zoom_user: Option<&str>,
     zoom_scope: Option<&str>,
 ) -> Result<Option<BindingClaim>, ApiError> {
@@ -205,12 +206,17 @@ impl CallerAuth {
     }
 }
 
+/// Whether `sub` can safely name a tenant in storage keys: 1 to [`MAX_TENANT_ID_LEN`] bytes,
+/// no `#` and no control characters.
+pub fn usable_tenant_id(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.len() <= MAX_TENANT_ID_LEN
+        && !sub.chars().any(|c| c.is_control() || c == '#')
+}
+
 /// Checks that `sub` can safely name a tenant in storage keys.
 fn tenant_from_sub(sub: &str, binding: Option<BindingClaim>) -> Result<Caller, ApiError> {
-    let usable = !sub.is_empty()
-        && sub.len() <= MAX_TENANT_ID_LEN
-        && !sub.chars().any(|c| c.is_control() || c == '#');
-    if !usable {
+    if !usable_tenant_id(sub) {
         return Err(ApiError::Unauthorized(
             "the token's sub is not a usable tenant id (1-256 characters, no '#' or control characters)".into(),
         ));
