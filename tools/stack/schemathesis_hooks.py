@@ -24,9 +24,22 @@ def filter_body(ctx, body):
     return _utf8(body)
 
 
+def _utf8_header(value):
+    # requests sends a str header value as Latin-1 bytes; cargo lambda watch reads header bytes
+    # as UTF-8 to build the API Gateway event and answers its own 500 when they are not (an
+    # `Idempotency-Key` of "\xd7\xf8\x9b", say), before any function runs. What our functions
+    # answer to such keys (400, naming the header) is unit-tested in shared/src/idempotency.
+    if isinstance(value, str):
+        try:
+            value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            return False
+    return _utf8(value)
+
+
 @schemathesis.hook
 def filter_case(ctx, case):
-    return _utf8(case.body)
+    return _utf8(case.body) and all(_utf8_header(v) for v in (case.headers or {}).values())
 
 
 # CPython 3.11.7 (this machine's) can raise "SystemError: AST constructor recursion depth
