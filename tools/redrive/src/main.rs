@@ -166,7 +166,8 @@ fn owner_of(message: &Message) -> String {
         .unwrap_or_else(|| "-".to_owned())
 }
 
-/// Why it is there: the reason the processor gave, else the receive count.
+/// Why it is there: the reason the processor gave, else that it failed more deliveries than
+/// the redrive policy allows (its receive count includes listings, which receive it too).
 fn error_of(message: &Message) -> String {
     let receives = message
         .attributes()
@@ -175,7 +176,7 @@ fn error_of(message: &Message) -> String {
         .unwrap_or_else(|| "?".to_owned());
     match attribute(message, "failure") {
         Some(reason) => format!("{reason} (sent at once)"),
-        None => format!("failed {receives} deliveries"),
+        None => format!("exceeded the redrive count (received {receives} times)"),
     }
 }
 
@@ -486,7 +487,10 @@ mod tests {
             .build();
         assert_eq!(kind_of(&webhook), "meeting.ended");
         assert_eq!(owner_of(&webhook), "account A1");
-        assert_eq!(error_of(&webhook), "failed 5 deliveries");
+        assert_eq!(
+            error_of(&webhook),
+            "exceeded the redrive count (received 5 times)"
+        );
         assert!(selected(
             &Selection::Kinds(vec!["meeting.ended".into()]),
             &webhook
