@@ -318,7 +318,10 @@ $("#dev-token-form").addEventListener("submit", async (event) => {
   const button = $("button[type=submit]", form);
   button.disabled = true;
   try {
-    const { data } = await api("POST", "/api/zoom/dashboard/dev-token", { body: { tenant: form.elements.tenant.value } });
+    const body = { tenant: form.elements.tenant.value };
+    if (form.elements.zoom_user.value.trim()) body.zoom_user = form.elements.zoom_user.value.trim();
+    if (form.elements.zoom_scope.checked) body.zoom_scope = "account";
+    const { data } = await api("POST", "/api/zoom/dashboard/dev-token", { body });
     setToken(data.token);
     banner(`Signed in as ${data.tenant}`, { kind: "info", detail: "A development token of the local stack, valid until " + formatDateTime(data.expires_at) + "." });
     location.hash = "#connect";
