@@ -59,18 +59,25 @@ impl Stack {
         Signer(self.webhook_secret.clone())
     }
 
-    /// Connects `tenant` to the simulator's Zoom account through the browser flow.
+    /// Connects `tenant` to the simulator's Zoom account through the browser flow (the flow is
+    /// bound to the browser that started it: its cookie goes back with the callback).
     pub async fn connect(&self, tenant: &str) -> Result<(), String> {
-        let started: Value = self
+        let authorize = self
             .http
             .get(format!("{}/api/zoom/auth/authorize", self.api))
             .bearer_auth(self.jwt(tenant))
             .send()
             .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
             .map_err(|e| e.to_string())?;
+        let cookies: Vec<String> = authorize
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .map(str::to_owned)
+            .collect();
+        let started: Value = authorize.json().await.map_err(|e| e.to_string())?;
         let url = started["authorize_url"]
             .as_str()
             .ok_or("no authorize_url")?;
@@ -86,6 +93,7 @@ impl Stack {
         let landed = self
             .http
             .get(&callback)
+            .header("cookie", cookies.join("; "))
             .send()
             .await
             .map_err(|e| e.to_string())?;
