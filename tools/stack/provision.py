@@ -38,13 +38,13 @@ class CfnLoader(yaml.SafeLoader):
     """A YAML loader that turns CloudFormation short-form tags into their long form."""
 
 
-def _tag(tag, node):
+def _tag(loader, tag, node):
     if isinstance(node, yaml.ScalarNode):
         value = node.value
     elif isinstance(node, yaml.SequenceNode):
-        value = CfnLoader.construct_sequence(CfnLoader, node, deep=True)
+        value = loader.construct_sequence(node, deep=True)
     else:
-        value = CfnLoader.construct_mapping(CfnLoader, node, deep=True)
+        value = loader.construct_mapping(node, deep=True)
     if tag == "Ref":
         return {"Ref": value}
     if tag == "GetAtt" and isinstance(value, str):
@@ -54,7 +54,7 @@ def _tag(tag, node):
 
 for _name in ["Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And", "Or",
               "FindInMap", "ImportValue", "Base64", "Cidr", "GetAZs", "Condition"]:
-    CfnLoader.add_constructor("!" + _name, lambda loader, node, t=_name: _tag(t, node))
+    CfnLoader.add_constructor("!" + _name, lambda loader, node, t=_name: _tag(loader, t, node))
 
 
 def kebab(logical_id):
