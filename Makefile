@@ -34,9 +34,10 @@ template: bootstrap
 
 # The moto wrapper's changes against moto's own semantics: every Query = a Scan, SQS
 # receive/delete/counts/delay, and its per-function IAM decisions and denial shapes
-# (tools/stack/check_moto.py).
+# (tools/stack/check_moto.py); its meter's size and capacity rules (tools/stack/test_meter.py).
 emulator: bootstrap
 	$(VENV)/bin/python tools/stack/check_moto.py
+	$(VENV)/bin/python -m unittest tools/stack/test_meter.py
 
 e2e: bootstrap
 	tools/stack/stack.sh e2e
