@@ -411,6 +411,28 @@ impl Aws {
         }
         Some((count, times))
     }
+
+    /// Messages the processor handled without failing since `offset` (the poller's
+    /// `handled N message(s), F failed` lines): the events processed so far.
+    fn processed(&self, offset: u64) -> Option<usize> {
+        let text = std::fs::read(self.poller_log.as_deref()?).ok()?;
+        let start = usize::try_from(offset).ok()?.min(text.len());
+        let text = String::from_utf8_lossy(&text[start..]);
+        let number = |t: &str| {
+            t.split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+        };
+        Some(
+            text.lines()
+                .filter_map(|l| l.strip_prefix(&format!("sqs-poller: {PROCESSOR} handled ")))
+                .filter_map(|rest| {
+                    let (handled, failed) = rest.split_once(" message(s), ")?;
+                    Some(number(handled)?.saturating_sub(number(failed)?))
+                })
+                .sum(),
+        )
+    }
 }
 
 /// The day's analytics totals, as the API answers them.
@@ -473,6 +495,8 @@ struct Measured {
     meter: Value,
     items: Value,
     invocations: Option<(usize, Vec<f64>)>,
+    /// Events the processor completed (the poller's log), when known.
+    processed: Option<usize>,
     notes: Vec<String>,
 }
 
@@ -692,6 +716,17 @@ impl Measured {
             "- analytics exact and queue drained: **{}** after {:.1} s more (expected {:?}, got {:?})",
             self.exact, self.settle_seconds, self.expected, self.got
         );
+        if let Some(processed) = self.processed {
+            if !self.exact {
+                let _ = writeln!(
+                    out,
+                    "- **not exact**: the processor completed {processed} of the {} events by the timeout; every per-event figure below divides by all {} events sent (the processor's share per processed event is {:.2}× larger)",
+                    self.events,
+                    self.events,
+                    self.events as f64 / processed.max(1) as f64
+                );
+            }
+        }
         for note in &self.notes {
             let _ = writeln!(out, "- {note}");
         }
@@ -830,6 +865,7 @@ impl Measured {
             "usd_per_million": cost.total, "usd_per_million_aws_duration": cost.total_aws_duration,
             "api_gateway_usd_per_million": cost.api_gateway,
             "processor_invocations": self.processor_invocations(),
+            "processed": self.processed,
             "processor_seconds": self.processor_seconds().0,
             "meter": self.meter,
         })
@@ -956,6 +992,7 @@ async fn scenario(
                     meter: aws.get("/_zoom/meter").await.unwrap_or(Value::Null),
                     items,
                     invocations: None,
+                    processed: None,
                     notes,
                 });
             }
@@ -1011,6 +1048,7 @@ async fn scenario(
     let (got, exact, settle_seconds) = settle(stack, aws, &t.id, &t.date, expected, timeout).await;
     let meter = aws.get("/_zoom/meter").await?;
     let invocations = aws.invocations(offset);
+    let processed = aws.processed(offset);
     let items = aws
         .get(&format!(
             "/_zoom/meter/items?table={}&pk_contains={}",
@@ -1029,6 +1067,7 @@ async fn scenario(
         meter,
         items,
         invocations,
+        processed,
         notes,
     })
 }
