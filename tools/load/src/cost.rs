@@ -716,16 +716,16 @@ impl Measured {
             "- analytics exact and queue drained: **{}** after {:.1} s more (expected {:?}, got {:?})",
             self.exact, self.settle_seconds, self.expected, self.got
         );
-        if let Some(processed) = self.processed {
-            if !self.exact {
-                let _ = writeln!(
-                    out,
-                    "- **not exact**: the processor completed {processed} of the {} events by the timeout; every per-event figure below divides by all {} events sent (the processor's share per processed event is {:.2}× larger)",
-                    self.events,
-                    self.events,
-                    self.events as f64 / processed.max(1) as f64
-                );
-            }
+        if let Some(processed) = self.processed
+            && !self.exact
+        {
+            let _ = writeln!(
+                out,
+                "- **not exact**: the processor completed {processed} of the {} events by the timeout; every per-event figure below divides by all {} events sent (the processor's share per processed event is {:.2}× larger)",
+                self.events,
+                self.events,
+                self.events as f64 / processed.max(1) as f64
+            );
         }
         for note in &self.notes {
             let _ = writeln!(out, "- {note}");
