@@ -4,7 +4,9 @@
     .venv/bin/python -m unittest tools/stack/test_check_metrics.py
 """
 
+import contextlib
 import glob
+import io
 import json
 import os
 import sys
@@ -157,8 +159,11 @@ class Check(unittest.TestCase):
             handle.write("Resources:\n  A:\n    Type: AWS::CloudWatch::Alarm\n    Properties:\n"
                          "      Namespace: ZoomConnector\n      MetricName: EventInvalid\n"
                          "      Dimensions:\n        - Name: Function\n          Value: zoom-analytics-processor\n")
-        self.assertEqual(cm.main(["--template", template, self.log]), 0)
-        self.assertEqual(cm.main(["--template", template, "--full", self.log]), 1)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            self.assertEqual(cm.main(["--template", template, self.log]), 0)
+            self.assertEqual(cm.main(["--template", template, "--full", self.log]), 1)
+        self.assertIn("NOT EMITTED A: EventInvalid by [Function] with Function=zoom-analytics-processor", out.getvalue())
 
 
 class Template(unittest.TestCase):
