@@ -159,12 +159,13 @@ fn iso(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The events of meeting `i`, and the day they count on.
-fn meeting_events(run: &str, account: &str, i: usize, day: i64) -> Vec<String> {
+/// The events of meeting `i` on `day`, hosted by `host` (the connected Zoom user: events reach
+/// the owners of their host's data, so another host's meetings would count for nobody).
+fn meeting_events(run: &str, account: &str, host: &str, i: usize, day: i64) -> Vec<String> {
     let start = day + 60 + i as i64 * 30;
     let id = 90_000_000_000 + i as i64;
     let object = json!({
-        "id": id.to_string(), "uuid": format!("{run}-{i}=="), "host_id": format!("load-host-{}", i % 5),
+        "id": id.to_string(), "uuid": format!("{run}-{i}=="), "host_id": host,
         "topic": format!("Load {i}"), "type": 2, "start_time": iso(start), "duration": MINUTES, "timezone": "UTC",
     });
     let event = |name: &str, extra: Value, at: i64| {
@@ -230,9 +231,14 @@ async fn analytics(stack: &Stack, tenant: &str, date: &str) -> Option<Totals> {
 
 /// Runs the phase.
 pub async fn run(stack: &Stack, tenant: &str, options: &Options) -> Result<Report, String> {
-    let account = stack.sim_get("account").await?["account_id"]
+    let world = stack.sim_get("account").await?;
+    let account = world["account_id"]
         .as_str()
         .ok_or("the simulator has no account id")?
+        .to_owned();
+    let host = world["authorizing_user"]["id"]
+        .as_str()
+        .ok_or("the simulator has no authorizing user")?
         .to_owned();
     let meetings = options.events.div_ceil(PER_MEETING);
     let day = (Utc::now().timestamp() / 86_400 - 1) * 86_400;
@@ -242,7 +248,7 @@ pub async fn run(stack: &Stack, tenant: &str, options: &Options) -> Result<Repor
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_default();
     let mut events: Vec<String> = (0..meetings)
-        .flat_map(|i| meeting_events(tenant, &account, i, day))
+        .flat_map(|i| meeting_events(tenant, &account, &host, i, day))
         .collect();
     shuffle(&mut events, 0x9E37_79B9_7F4A_7C15);
     let total = events.len();
