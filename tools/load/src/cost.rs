@@ -297,6 +297,8 @@ async fn send(stack: &Stack, bodies: Vec<String>, senders: usize) -> Result<Sent
 struct Aws {
     endpoint: String,
     queue_url: String,
+    /// The events queue's dead-letter queue.
+    dlq_url: String,
     table: String,
     poller_log: Option<String>,
     http: reqwest::Client,
@@ -320,6 +322,11 @@ impl Aws {
             |name: &str| env_file_value(&env_file, name).ok_or(format!("{env_file} has no {name}"));
         Ok(Self {
             endpoint: var("AWS_ENDPOINT_URL")?.trim_end_matches('/').to_owned(),
+            dlq_url: value("ZOOM_EVENTS_DLQ_URL").unwrap_or_else(|_| {
+                value("ZOOM_EVENTS_QUEUE_URL")
+                    .map(|u| u.replace("-events-queue", "-events-dead-letter-queue"))
+                    .unwrap_or_default()
+            }),
             queue_url: value("ZOOM_EVENTS_QUEUE_URL")?,
             table: value("ZOOM_TABLE_NAME")?,
             poller_log: std::env::var("ZOOM_POLLER_LOG").ok(),
@@ -350,9 +357,19 @@ impl Aws {
         Ok(())
     }
 
-    /// Messages in the events queue, visible, in flight and delayed (SQS's JSON protocol,
-    /// signed as the meter's own principal `zoom-load`; the emulator checks no signature).
+    /// Messages in the events queue, visible, in flight and delayed.
     async fn queue_depth(&self) -> Result<u64, String> {
+        self.depth(&self.queue_url).await
+    }
+
+    /// Messages in the events' dead-letter queue.
+    async fn dead_letters(&self) -> Result<u64, String> {
+        self.depth(&self.dlq_url).await
+    }
+
+    /// Messages in a queue, visible, in flight and delayed (SQS's JSON protocol, signed as the
+    /// meter's own principal `zoom-load`; the emulator checks no signature).
+    async fn depth(&self, queue_url: &str) -> Result<u64, String> {
         let date = Utc::now().format("%Y%m%d");
         let answer = self
             .http
@@ -363,7 +380,7 @@ impl Aws {
                 "authorization",
                 format!("AWS4-HMAC-SHA256 Credential=zoom-load/{date}/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0"),
             )
-            .json(&json!({"QueueUrl": self.queue_url, "AttributeNames": ["All"]}))
+            .json(&json!({"QueueUrl": queue_url, "AttributeNames": ["All"]}))
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -455,7 +472,8 @@ async fn analytics(stack: &Stack, tenant: &str, date: &str) -> Option<Totals> {
 }
 
 /// Polls until the analytics are exactly `want` and the events queue is empty, at most
-/// `timeout`; the last totals seen, and whether both held.
+/// `timeout` (or until the queue is empty with events in the dead-letter queue: nothing more
+/// will come); the last totals seen, and whether both held.
 async fn settle(
     stack: &Stack,
     aws: &Aws,
@@ -473,8 +491,12 @@ async fn settle(
                 peak: if got.peak < 0 { -1 } else { want.peak },
                 ..want
             } == got;
-            if exact && aws.queue_depth().await.ok() == Some(0) {
+            let drained = aws.queue_depth().await.ok() == Some(0);
+            if exact && drained {
                 return (got, true, started.elapsed().as_secs_f64());
+            }
+            if drained && aws.dead_letters().await.unwrap_or(0) > 0 {
+                break;
             }
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -497,6 +519,8 @@ struct Measured {
     invocations: Option<(usize, Vec<f64>)>,
     /// Events the processor completed (the poller's log), when known.
     processed: Option<usize>,
+    /// Messages in the events' dead-letter queue at the end.
+    dead_letters: Option<u64>,
     notes: Vec<String>,
 }
 
@@ -727,6 +751,12 @@ impl Measured {
                 self.events as f64 / processed.max(1) as f64
             );
         }
+        if let Some(n) = self.dead_letters.filter(|n| *n > 0) {
+            let _ = writeln!(
+                out,
+                "- **{n} events in the dead-letter queue** (failed 5 times): the analytics cannot become exact without a redrive"
+            );
+        }
         for note in &self.notes {
             let _ = writeln!(out, "- {note}");
         }
@@ -865,7 +895,7 @@ impl Measured {
             "usd_per_million": cost.total, "usd_per_million_aws_duration": cost.total_aws_duration,
             "api_gateway_usd_per_million": cost.api_gateway,
             "processor_invocations": self.processor_invocations(),
-            "processed": self.processed,
+            "processed": self.processed, "dead_letters": self.dead_letters,
             "processor_seconds": self.processor_seconds().0,
             "meter": self.meter,
         })
@@ -993,6 +1023,7 @@ async fn scenario(
                     items,
                     invocations: None,
                     processed: None,
+                    dead_letters: aws.dead_letters().await.ok(),
                     notes,
                 });
             }
@@ -1049,6 +1080,7 @@ async fn scenario(
     let meter = aws.get("/_zoom/meter").await?;
     let invocations = aws.invocations(offset);
     let processed = aws.processed(offset);
+    let dead_letters = aws.dead_letters().await.ok();
     let items = aws
         .get(&format!(
             "/_zoom/meter/items?table={}&pk_contains={}",
@@ -1068,6 +1100,7 @@ async fn scenario(
         items,
         invocations,
         processed,
+        dead_letters,
         notes,
     })
 }
