@@ -166,6 +166,33 @@ async fn a_create_whose_answer_was_lost_is_not_made_twice_by_the_retry() {
     );
 }
 
+/// Zoom refuses a create (its daily limit: nothing was made): the key's claim is released, so
+/// the retry with the same key runs anew and creates the meeting, instead of a 409 until the
+/// claim expires. (Through the IAM audit of the local stack, this also proves the function may
+/// delete its own claim.)
+#[tokio::test]
+async fn a_create_zoom_refused_is_run_anew_by_the_retry_with_its_key() {
+    let env = isolated(&[], 1).await;
+    let tenant = unique("refused");
+    connect(&env.watch.api, &tenant).await;
+    env.sim
+        .post(
+            "faults",
+            json!({"kind": "429", "daily": true, "method": "POST", "path": "/v2/users", "count": 1}),
+        )
+        .await;
+    let body = json!({"topic": "Refused first", "duration": 30});
+    let first = create(&env.watch.api, &tenant, Some("refused-1"), &body).await;
+    first.problem(429);
+    assert_eq!(calls(&env.sim, CREATES).await, 0, "Zoom made nothing");
+    let retry = create(&env.watch.api, &tenant, Some("refused-1"), &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(calls(&env.sim, CREATES).await, 1, "one meeting at Zoom");
+    let replay = create(&env.watch.api, &tenant, Some("refused-1"), &body).await;
+    assert_eq!(replay.json(), retry.json(), "replayed from then on");
+    assert_eq!(calls(&env.sim, CREATES).await, 1);
+}
+
 /// Storing the rotated pair fails right after Zoom rotated it (every attempt of the first
 /// refresh): the pair is kept, the connection keeps working, the pair is stored on the next use,
 /// and Zoom never sees a dead refresh token.

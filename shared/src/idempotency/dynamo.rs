@@ -227,9 +227,10 @@ impl IdempotencyStore for DynamoIdempotency {
             .delete_item()
             .table_name(self.table.name())
             .set_key(Some(record_key(owner, route, idempotency_key)))
-            .condition_expression("claim = :claim AND phase = :claimed")
+            .condition_expression("claim = :claim AND phase IN (:claimed, :sending)")
             .expression_attribute_values(":claim", s(claim))
             .expression_attribute_values(":claimed", s("claimed"))
+            .expression_attribute_values(":sending", s("sending"))
             .send()
             .await;
         match result {

@@ -165,7 +165,7 @@ impl IdempotencyStore for MemoryIdempotency {
         let id = (owner.namespace(), route.to_owned(), key.to_owned());
         if records
             .get(&id)
-            .is_some_and(|r| r.claim == claim && r.phase == "claimed")
+            .is_some_and(|r| r.claim == claim && matches!(r.phase, "claimed" | "sending"))
         {
             records.remove(&id);
         }

@@ -104,7 +104,9 @@ pub trait IdempotencyStore: Send + Sync {
         claim: &str,
         answer: &StoredAnswer,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Drops the claim of an attempt that failed before it reached Zoom (a retry runs anew).
+    /// Drops the claim of an attempt that made nothing: it failed before it reached Zoom, or
+    /// Zoom refused it (`claimed` or `sending`; never an `unknown` or `done` record), so a retry
+    /// with the key runs anew at once instead of waiting for the claim to expire.
     fn release(
         &self,
         owner: &Owner,
@@ -114,8 +116,9 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// The `Idempotency-Key` header, checked: absent, or 1 to 255 visible ASCII characters (the
-/// draft's sf-string; quotes around it are accepted and removed).
+/// The `Idempotency-Key` header, checked: absent, or 1 to 255 characters of visible ASCII and
+/// spaces as sent, not all spaces (the API document's rule); quotes around it (the draft's
+/// sf-string) are then removed, unless nothing would remain.
 pub fn key_of(request: &lambda_http::Request) -> Result<Option<String>, ApiError> {
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(None);
@@ -127,17 +130,18 @@ pub fn key_of(request: &lambda_http::Request) -> Result<Option<String>, ApiError
         )])
     };
     let text = value.to_str().map_err(|_| invalid())?.trim();
-    let text = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
     if text.is_empty()
         || text.len() > MAX_KEY_LEN
         || !text.chars().all(|c| c.is_ascii_graphic() || c == ' ')
     {
         return Err(invalid());
     }
-    Ok(Some(text.to_owned()))
+    let key = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|inner| !inner.is_empty())
+        .unwrap_or(text);
+    Ok(Some(key.to_owned()))
 }
 
 /// The fingerprint of a request: SHA-256 of its method, path, query and body.
@@ -192,9 +196,28 @@ mod tests {
                 .as_deref(),
             Some("abc-1")
         );
-        for bad in ["", "\"\"", &"k".repeat(256)] {
+        for bad in [
+            "",
+            "   ",
+            &"k".repeat(256),
+            &format!("\"{}\"", "k".repeat(254)),
+        ] {
             assert!(key_of(&request(Some(bad), "")).is_err(), "{bad:?}");
         }
+        // The limits apply to the value as sent; `""` alone is a key of its own.
+        assert_eq!(
+            key_of(&request(Some("\"\""), ""))
+                .expect("quotes")
+                .as_deref(),
+            Some("\"\"")
+        );
+        let longest = format!("\"{}\"", "k".repeat(253));
+        assert_eq!(
+            key_of(&request(Some(&longest), ""))
+                .expect("255")
+                .map(|k| k.len()),
+            Some(253)
+        );
     }
 
     /// A key outside visible ASCII is a 400 naming the header, whichever way it arrives: as
