@@ -434,9 +434,7 @@ pub async fn queue_depth(url: &str) -> u64 {
         .attribute_names(
             aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
         )
-        .attribute_names(
-            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
-        )
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
         .send()
         .await
         .expect("queue attributes");

@@ -379,7 +379,10 @@ async fn a_crash_after_the_record_is_finished_on_redelivery_and_counted_once() {
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;
     env.sim
-        .post(&format!("meetings/{id}/end"), json!({"at": iso(start + 300)}))
+        .post(
+            &format!("meetings/{id}/end"),
+            json!({"at": iso(start + 300)}),
+        )
         .await;
     let date = date_of(start);
     let started = Instant::now();
@@ -535,7 +538,10 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
         .post(&format!("meetings/{id}/start"), json!({"at": at}))
         .await;
     env.sim
-        .post(&format!("meetings/{id}/end"), json!({"at": iso(start + 300)}))
+        .post(
+            &format!("meetings/{id}/end"),
+            json!({"at": iso(start + 300)}),
+        )
         .await;
     // The first attempt meets no queue.
     let started = Instant::now();

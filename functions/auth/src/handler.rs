@@ -120,7 +120,7 @@ impl Handler<Route> for AuthHandler {
         request: Request,
     ) -> Result<Response<Body>, ApiError> {
         if matched.route == Route::BrowserCallback {
-            return Ok(self.browser_callback(&request).await);
+            return self.browser_callback(&request).await;
         }
         let caller = self.caller(&request)?;
         match matched.route {
@@ -165,6 +165,18 @@ struct CallbackBody {
     state: Option<Value>,
 }
 
+/// What breaks the limits of a `code` or `state` value (docs/openapi.yaml: at most
+/// [`MAX_PARAM_LEN`] characters, no control characters), if anything.
+fn over_limits(value: &str) -> Option<String> {
+    if value.chars().count() > MAX_PARAM_LEN {
+        Some(format!("must be at most {MAX_PARAM_LEN} characters"))
+    } else if value.chars().any(char::is_control) {
+        Some("must not contain control characters".into())
+    } else {
+        None
+    }
+}
+
 /// Checks a `code` or `state` value.
 fn param(name: &str, value: Option<&Value>, errors: &mut Vec<FieldError>) -> Option<String> {
     match value {
@@ -172,17 +184,32 @@ fn param(name: &str, value: Option<&Value>, errors: &mut Vec<FieldError>) -> Opt
         Some(Value::String(s)) if s.is_empty() => {
             errors.push(FieldError::new(name, "must not be empty"))
         }
-        Some(Value::String(s)) if s.len() > MAX_PARAM_LEN => errors.push(FieldError::new(
-            name,
-            format!("must be at most {MAX_PARAM_LEN} characters"),
-        )),
-        Some(Value::String(s)) if s.chars().any(char::is_control) => {
-            errors.push(FieldError::new(name, "must not contain control characters"))
-        }
-        Some(Value::String(s)) => return Some(s.clone()),
+        Some(Value::String(s)) => match over_limits(s) {
+            Some(message) => errors.push(FieldError::new(name, message)),
+            None => return Some(s.clone()),
+        },
         Some(_) => errors.push(FieldError::new(name, "must be a string")),
     }
     None
+}
+
+/// The browser callback's `code` and `state` as sent. One outside the limits is a 400 naming
+/// it (Zoom never sends such a value: it is a forged or broken link, not a user's outcome to
+/// report to the app); a missing or empty one is left to redirect as `invalid_request`.
+fn browser_query(request: &Request) -> Result<(Option<String>, Option<String>), ApiError> {
+    let (code, state) = (query(request, "code"), query(request, "state"));
+    let errors: Vec<FieldError> = [("code", &code), ("state", &state)]
+        .into_iter()
+        .filter_map(|(name, value)| {
+            let message = over_limits(value.as_deref()?)?;
+            Some(FieldError::new(name, message))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok((code, state))
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 impl AuthHandler {
@@ -227,8 +254,10 @@ impl AuthHandler {
     }
 
     /// Zoom sends the browser here; it goes on to the app with `?zoom=connected` or
-    /// `?zoom=error&reason=…`. Never a token or code in the URL.
-    async fn browser_callback(&self, request: &Request) -> Response<Body> {
+    /// `?zoom=error&reason=…`. Never a token or code in the URL. A `code` or `state` outside
+    /// the limits is a 400 problem instead ([`browser_query`]).
+    async fn browser_callback(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let (code, state) = browser_query(request)?;
         let back = |outcome: &str| {
             let separator = if self.settings.app_return_url.contains('?') {
                 '&'
@@ -248,10 +277,10 @@ impl AuthHandler {
         if let Some(error) = query(request, "error") {
             // The user declined (or Zoom failed): the starting browser's state goes, the app is
             // told.
-            if let Some(state) = query(request, "state").filter(|s| s.len() <= MAX_PARAM_LEN)
-                && let Some(nonce) = nonce(&state)
+            if let Some(state) = &state
+                && let Some(nonce) = nonce(state)
             {
-                let _ = self.flow.discard(&state, &nonce).await;
+                let _ = self.flow.discard(state, &nonce).await;
             }
             let reason = if error == "access_denied" {
                 "access_denied"
@@ -259,27 +288,19 @@ impl AuthHandler {
                 "zoom_error"
             };
             let mut response = back(&format!("zoom=error&reason={reason}"));
-            if let Some(state) = query(request, "state").filter(|s| s.len() <= MAX_PARAM_LEN) {
+            if let Some(state) = &state {
                 set_cookie(
                     &mut response,
-                    &ConnectFlow::<DynamoStates, DynamoConnections>::clear_cookie(&state),
+                    &ConnectFlow::<DynamoStates, DynamoConnections>::clear_cookie(state),
                 );
             }
-            return response;
+            return Ok(response);
         }
         let mut errors = Vec::new();
-        let code = param(
-            "code",
-            query(request, "code").map(Value::String).as_ref(),
-            &mut errors,
-        );
-        let state = param(
-            "state",
-            query(request, "state").map(Value::String).as_ref(),
-            &mut errors,
-        );
+        let code = param("code", code.map(Value::String).as_ref(), &mut errors);
+        let state = param("state", state.map(Value::String).as_ref(), &mut errors);
         let (Some(code), Some(state)) = (code, state) else {
-            return back("zoom=error&reason=invalid_request");
+            return Ok(back("zoom=error&reason=invalid_request"));
         };
         let Some(nonce) = nonce(&state) else {
             // Not the browser that started this flow (or its cookie is gone): nobody is
@@ -287,7 +308,7 @@ impl AuthHandler {
             tracing::warn!("browser OAuth callback without the starting browser's cookie");
             self.metrics
                 .count("OAuthCallback", 1.0, &[("Outcome", "foreign_browser")]);
-            return back("zoom=error&reason=invalid_state");
+            return Ok(back("zoom=error&reason=invalid_state"));
         };
         let hash = nonce_hash(&nonce);
         let outcome = match self
@@ -315,7 +336,7 @@ impl AuthHandler {
             &mut response,
             &ConnectFlow::<DynamoStates, DynamoConnections>::clear_cookie(&state),
         );
-        response
+        Ok(response)
     }
 
     /// Stores a completed connection; when it replaced another Zoom user's connection, that
@@ -582,5 +603,50 @@ mod tests {
             assert!(param("code", Some(&value), &mut errors).is_none());
         }
         assert_eq!(errors.len(), 5);
+        // The limit is in characters, as the document's maxLength counts them.
+        let wide = json!("é".repeat(MAX_PARAM_LEN));
+        assert!(param("state", Some(&wide), &mut errors).is_some());
+    }
+
+    fn browser(query: &str) -> Request {
+        zoom_shared::http::testing::request(
+            "nobody",
+            json!({}),
+            Method::GET,
+            &format!("/api/auth/zoom/callback?{query}"),
+            None,
+        )
+    }
+
+    /// A `code` or `state` the document forbids (longer than its maxLength, or with control
+    /// characters) is a 400 naming it, even beside Zoom's `error`; values within the limits,
+    /// empty ones included, go on to the redirect.
+    #[test]
+    fn the_browser_callback_refuses_what_the_document_forbids() {
+        let long = "0".repeat(MAX_PARAM_LEN + 1);
+        for (query, field) in [
+            (format!("state={long}"), "state"),
+            (format!("code=c&state={long}&error=access_denied"), "state"),
+            (format!("code={long}&state=s"), "code"),
+            ("code=c%0Ad&state=s".to_owned(), "code"),
+        ] {
+            let error = browser_query(&browser(&query)).expect_err(&query);
+            assert_eq!(error.status(), 400, "{query}");
+            let ApiError::Validation(errors) = error else {
+                panic!("{query}: not a validation problem");
+            };
+            assert_eq!(errors[0].field, field, "{query}");
+        }
+        let at_limit = "0".repeat(MAX_PARAM_LEN);
+        let (code, state) =
+            browser_query(&browser(&format!("code=c&state={at_limit}"))).expect("within limits");
+        assert_eq!(
+            (code.as_deref(), state.as_deref()),
+            (Some("c"), Some(at_limit.as_str()))
+        );
+        assert_eq!(
+            browser_query(&browser("code=&error=x")).expect("empty is not refused here"),
+            (Some(String::new()), None)
+        );
     }
 }

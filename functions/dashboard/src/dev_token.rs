@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use zoom_shared::clock::now_secs;
 use zoom_shared::config::{ConfigError, Env, vars};
-use zoom_shared::http::caller::{MAX_TENANT_ID_LEN, binding_claim, usable_tenant_id};
+use zoom_shared::http::caller::{binding_claim, usable_tenant_id};
 use zoom_shared::http::{ApiError, CallerAuth, FieldError};
 
 /// The local switch: `1` (or `true`) lets this function mint development tokens when
@@ -28,6 +28,10 @@ pub const DEV_TOKEN_TTL_SECS: i64 = 8 * 3600;
 
 /// The largest request body accepted.
 pub const MAX_BODY: usize = 4096;
+
+/// The longest tenant name minted, in characters (the API document's `maxLength`): any 64
+/// characters fit the 256 bytes of UTF-8 a caller JWT's `sub` may have.
+pub const MAX_DEV_TENANT_CHARS: usize = 64;
 
 /// Mints development tokens; exists only when the local switch and the secret are both set.
 pub struct DevTokens {
@@ -115,12 +119,12 @@ impl DevTokens {
         let mut errors = Vec::new();
         let tenant = text("tenant", request.tenant.as_ref(), &mut errors);
         if let Some(tenant) = &tenant
-            && !usable_tenant_id(tenant)
+            && (!usable_tenant_id(tenant) || tenant.chars().count() > MAX_DEV_TENANT_CHARS)
         {
             errors.push(FieldError::new(
                 "tenant",
                 format!(
-                    "must be 1 to {MAX_TENANT_ID_LEN} characters, without '#' or control characters"
+                    "must be 1 to {MAX_DEV_TENANT_CHARS} characters, without '#' or control characters"
                 ),
             ));
         }
@@ -309,7 +313,7 @@ mod tests {
 
     #[test]
     fn tenant_names_follow_the_caller_rules() {
-        let long = "x".repeat(MAX_TENANT_ID_LEN + 1);
+        let long = "x".repeat(MAX_DEV_TENANT_CHARS + 1);
         for bad in [
             json!({}),
             json!({"tenant": null}),
@@ -319,6 +323,7 @@ mod tests {
             json!({"tenant": "line\nbreak"}),
             json!({"tenant": "tab\there"}),
             json!({"tenant": long}),
+            json!({"tenant": "\u{8d}\u{9e}"}),
         ] {
             match minter().mint(&request(bad.clone())) {
                 Err(ApiError::Validation(errors)) => {
@@ -328,8 +333,16 @@ mod tests {
                 other => panic!("{bad}: expected 400, got {other:?}"),
             }
         }
-        let longest = "x".repeat(MAX_TENANT_ID_LEN);
-        for good in ["acme", "Tenant With Spaces", "ünïcödé", longest.as_str()] {
+        let longest = "x".repeat(MAX_DEV_TENANT_CHARS);
+        // The longest name of the widest characters still fits a caller JWT's `sub`.
+        let widest = "😀".repeat(MAX_DEV_TENANT_CHARS);
+        for good in [
+            "acme",
+            "Tenant With Spaces",
+            "ünïcödé",
+            longest.as_str(),
+            widest.as_str(),
+        ] {
             assert!(
                 minter().mint(&request(json!({"tenant": good}))).is_ok(),
                 "{good}"

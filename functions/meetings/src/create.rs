@@ -239,3 +239,17 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use zoom_shared::meetings::validate;
+
+    /// The `Timezone` enum of docs/openapi.yaml is exactly the names `timezone` accepts.
+    #[test]
+    fn documented_timezones_are_the_accepted_ones() {
+        let documented =
+            zoom_shared::http::openapi::documented_enum(&["components", "schemas", "Timezone"]);
+        let accepted: Vec<String> = validate::timezone_names().map(str::to_owned).collect();
+        assert_eq!(documented, accepted);
+    }
+}

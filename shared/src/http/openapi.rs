@@ -37,11 +37,32 @@ pub fn documented(document: &str, function: &str) -> BTreeSet<(String, String)> 
     operations
 }
 
+/// The workspace's `docs/openapi.yaml`.
+fn workspace_document() -> String {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
+    std::fs::read_to_string(file).expect("docs/openapi.yaml is readable")
+}
+
+/// The string members of the `enum` found at `path` (keys from the root) in the workspace's
+/// `docs/openapi.yaml`, for tests that hold a documented list equal to the code's.
+pub fn documented_enum(path: &[&str]) -> Vec<String> {
+    let doc: Value = serde_norway::from_str(&workspace_document()).expect("YAML");
+    let node = path.iter().fold(&doc, |node, key| {
+        node.get(*key)
+            .unwrap_or_else(|| panic!("docs/openapi.yaml has no {path:?}"))
+    });
+    node.get("enum")
+        .and_then(Value::as_sequence)
+        .unwrap_or_else(|| panic!("{path:?} has no enum"))
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
 /// Asserts that `router` serves exactly the operations documented for `function` in the
 /// workspace's `docs/openapi.yaml`.
 pub fn assert_documented<R: Copy>(router: &Router<R>, function: &str) {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
-    let document = std::fs::read_to_string(file).expect("docs/openapi.yaml is readable");
+    let document = workspace_document();
     let served: BTreeSet<(String, String)> = router
         .table()
         .map(|(method, path)| (method.as_str().to_owned(), path.to_owned()))
@@ -82,6 +103,21 @@ paths:
         );
         assert_eq!(documented(DOC, "two").len(), 1);
         assert!(documented(DOC, "three").is_empty());
+    }
+
+    /// The document's problem types are exactly the ones errors produce.
+    #[test]
+    fn every_problem_type_is_documented() {
+        use std::collections::BTreeSet;
+        let documented: BTreeSet<String> =
+            documented_enum(&["components", "schemas", "Problem", "properties", "type"])
+                .into_iter()
+                .collect();
+        let produced: BTreeSet<String> = crate::http::ApiError::samples()
+            .iter()
+            .map(|e| e.problem().problem_type)
+            .collect();
+        assert_eq!(documented, produced);
     }
 
     #[test]

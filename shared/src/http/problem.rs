@@ -153,6 +153,69 @@ impl ApiError {
         }
     }
 
+    /// One error of every kind, a Zoom error for each status it names differently: the API
+    /// document's list of problem types is checked against them (`http::openapi`'s tests).
+    #[cfg(feature = "openapi-check")]
+    pub fn samples() -> Vec<ApiError> {
+        let zoom = |status| Self::Zoom {
+            status,
+            detail: String::new(),
+            zoom_code: None,
+        };
+        let all = vec![
+            Self::BadRequest(String::new()),
+            Self::Validation(Vec::new()),
+            Self::Unauthorized(String::new()),
+            Self::Forbidden(String::new()),
+            Self::ZoomReauthRequired {
+                reauth_url: String::new(),
+            },
+            Self::Conflict(String::new()),
+            zoom(StatusCode::BAD_REQUEST),
+            zoom(StatusCode::FORBIDDEN),
+            zoom(StatusCode::NOT_FOUND),
+            zoom(StatusCode::BAD_GATEWAY),
+            Self::NotFound(String::new()),
+            Self::MethodNotAllowed { allow: Vec::new() },
+            Self::PayloadTooLarge { limit: 0 },
+            Self::Unprocessable(String::new()),
+            Self::OutcomeUnknown(String::new()),
+            Self::UnsupportedMediaType(String::new()),
+            Self::TooManyRequests {
+                retry_after: 0,
+                detail: String::new(),
+            },
+            Self::BadGateway(String::new()),
+            Self::unavailable(""),
+            Self::GatewayTimeout(String::new()),
+            Self::Internal(String::new()),
+        ];
+        // A new kind of error fails to compile here until it has a sample above.
+        for error in &all {
+            match error {
+                Self::BadRequest(_)
+                | Self::Validation(_)
+                | Self::Unauthorized(_)
+                | Self::Forbidden(_)
+                | Self::ZoomReauthRequired { .. }
+                | Self::Conflict(_)
+                | Self::Zoom { .. }
+                | Self::NotFound(_)
+                | Self::MethodNotAllowed { .. }
+                | Self::PayloadTooLarge { .. }
+                | Self::Unprocessable(_)
+                | Self::OutcomeUnknown(_)
+                | Self::UnsupportedMediaType(_)
+                | Self::TooManyRequests { .. }
+                | Self::BadGateway(_)
+                | Self::ServiceUnavailable { .. }
+                | Self::GatewayTimeout(_)
+                | Self::Internal(_) => {}
+            }
+        }
+        all
+    }
+
     /// The short slug that names the problem type.
     fn slug(&self) -> &'static str {
         match self {

@@ -1,6 +1,10 @@
 //! Validation of meeting requests before Zoom is called, with Zoom's own limits (from the
 //! `POST /users/{userId}/meetings` schema): topic 1..200, duration 1..1440, an IANA timezone,
 //! an RFC 3339 start time, Zoom's passcode rules, agenda up to 2000.
+//!
+//! `docs/openapi.yaml` states each rule here as a schema (`MeetingCreate`, `MeetingUpdate`,
+//! `Timezone`, the path and query parameters); Schemathesis's negative and positive data
+//! checks hold the two equal. A field sent as `null` is the same as one left out.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -9,6 +13,12 @@ use crate::http::FieldError;
 
 /// Largest accepted meeting body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The first local date a `start_time` may not have.
+const LAST_START_DAY: chrono::NaiveDate = match chrono::NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(day) => day,
+    None => chrono::NaiveDate::MAX,
+};
 
 /// Fields a meeting body may carry.
 const KNOWN: &[&str] = &[
@@ -24,6 +34,22 @@ const KNOWN: &[&str] = &[
     "default_password",
     "pre_schedule",
 ];
+
+/// The IANA timezone names `timezone` accepts (chrono-tz's, the `Timezone` enum of the API
+/// document).
+pub fn timezone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
+/// A JSON number that is a whole number, as JSON Schema's `integer` means it (`60` and `60.0`).
+fn whole(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
 
 /// Validates a create (`partial = false`: topic required) or update body and returns the body
 /// to send to Zoom (start time normalised to UTC `Z`).
@@ -73,7 +99,9 @@ pub fn meeting_body(body: &Value, partial: bool) -> Result<Value, Vec<FieldError
             }
             out.insert("topic".into(), Value::from(topic));
         }
-        None if !partial && !object.contains_key("topic") => {
+        // Absent or null (null is the same as leaving a field out); a wrong value is already
+        // named.
+        None if !partial && object.get("topic").is_none_or(Value::is_null) => {
             errors.push(FieldError::new("topic", "is required"))
         }
         None => {}
@@ -106,6 +134,11 @@ pub fn meeting_body(body: &Value, partial: bool) -> Result<Value, Vec<FieldError
     }
     if let Some(start) = text("start_time", 1, 64, &mut errors) {
         match DateTime::parse_from_rfc3339(&start) {
+            // Its UTC form must keep a four-digit year (9999-12-31 with a negative offset
+            // would not), so the last day is refused whatever the offset.
+            Ok(t) if t.date_naive() >= LAST_START_DAY => {
+                errors.push(FieldError::new("start_time", "must be before 9999-12-31"))
+            }
             Ok(t) => {
                 out.insert(
                     "start_time".into(),
@@ -128,7 +161,7 @@ pub fn meeting_body(body: &Value, partial: bool) -> Result<Value, Vec<FieldError
      -> Option<i64> {
         match object.get(name) {
             None | Some(Value::Null) => None,
-            Some(v) => match v.as_i64().filter(|n| allowed(*n)) {
+            Some(v) => match whole(v).filter(|n| allowed(*n)) {
                 Some(n) => Some(n),
                 None => {
                     errors.push(FieldError::new(name, message));
@@ -179,7 +212,7 @@ pub fn meeting_body(body: &Value, partial: bool) -> Result<Value, Vec<FieldError
                 ));
             }
         }
-        Some(Value::Object(recurrence)) => match recurrence.get("type").and_then(Value::as_i64) {
+        Some(Value::Object(recurrence)) => match recurrence.get("type").and_then(whole) {
             Some(1..=3) => {
                 out.insert("recurrence".into(), Value::Object(recurrence.clone()));
             }
@@ -197,11 +230,16 @@ pub fn meeting_body(body: &Value, partial: bool) -> Result<Value, Vec<FieldError
     }
 }
 
-/// A Zoom meeting number from a path parameter.
+/// A Zoom meeting number from a path parameter: 1 to 18 digits, no leading zero (the
+/// document's `^[1-9][0-9]{0,17}$`).
 pub fn meeting_id(raw: &str) -> Result<i64, FieldError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0 && raw.len() <= 19 && raw.chars().all(|c| c.is_ascii_digit()))
+    Some(raw)
+        .filter(|r| {
+            (1..=18).contains(&r.len())
+                && !r.starts_with('0')
+                && r.chars().all(|c| c.is_ascii_digit())
+        })
+        .and_then(|r| r.parse::<i64>().ok())
         .ok_or_else(|| FieldError::new("meetingId", "must be a numeric Zoom meeting id"))
 }
 
@@ -318,6 +356,74 @@ mod tests {
         }
     }
 
+    /// What the API document allows and the code used to refuse or let through: a null topic
+    /// on a create is a missing topic, whole numbers may be written as `60.0`, the last day of
+    /// year 9999 is refused (its UTC form may not fit four digits), and a null field is left
+    /// out.
+    #[test]
+    fn the_documented_rules_hold_at_their_edges() {
+        assert_eq!(
+            fields(meeting_body(&json!({"topic": null}), false)),
+            vec!["topic".to_owned()]
+        );
+        assert!(meeting_body(&json!({"topic": null}), true).is_ok());
+        let body = meeting_body(
+            &json!({"topic": "t", "duration": 641.0, "type": 8.0, "recurrence": {"type": 2.0}}),
+            false,
+        )
+        .expect("whole numbers");
+        assert_eq!(
+            (body["duration"].as_i64(), body["type"].as_i64()),
+            (Some(641), Some(8))
+        );
+        assert_eq!(
+            fields(meeting_body(
+                &json!({"topic": "t", "duration": 60.5}),
+                false
+            )),
+            vec!["duration".to_owned()]
+        );
+        for start in ["9999-12-31T00:00:00Z", "9999-12-31T23:59:59-23:59"] {
+            assert_eq!(
+                fields(meeting_body(
+                    &json!({"topic": "t", "start_time": start}),
+                    false
+                )),
+                vec!["start_time".to_owned()],
+                "{start}"
+            );
+        }
+        let edge = meeting_body(
+            &json!({"topic": "t", "start_time": "9999-12-30T23:59:59-23:59"}),
+            false,
+        )
+        .expect("fits");
+        assert_eq!(edge["start_time"], "9999-12-31T23:58:59Z");
+        let nulls = meeting_body(
+            &json!({"topic": "t", "agenda": null, "duration": null, "settings": null, "type": null}),
+            false,
+        )
+        .expect("nulls are left out");
+        assert_eq!(nulls, json!({"topic": "t"}));
+        assert_eq!(
+            fields(meeting_body(
+                &json!({"topic": "t", "type": 8, "recurrence": null}),
+                false
+            )),
+            vec!["recurrence".to_owned()]
+        );
+        for blank in ["\u{3000}", " \t\n", "\u{a0}"] {
+            assert_eq!(
+                fields(meeting_body(&json!({"topic": blank}), false)),
+                vec!["topic".to_owned()],
+                "{blank:?}"
+            );
+        }
+        assert!(meeting_body(&json!({"topic": "a\tb\nc"}), false).is_ok());
+        assert!(meeting_body(&json!({"topic": "t", "timezone": ""}), false).is_err());
+        assert!(timezone_names().all(|name| name.parse::<chrono_tz::Tz>().is_ok()));
+    }
+
     #[test]
     fn start_time_is_normalised_to_utc() {
         let body = meeting_body(
@@ -340,7 +446,21 @@ mod tests {
     #[test]
     fn path_and_query_values() {
         assert_eq!(meeting_id("85746065432").ok(), Some(85746065432));
-        for bad in ["abc", "-1", "0", "1e5", "99999999999999999999", " 1"] {
+        assert_eq!(
+            meeting_id("999999999999999999").ok(),
+            Some(999_999_999_999_999_999)
+        );
+        for bad in [
+            "abc",
+            "-1",
+            "0",
+            "1e5",
+            "99999999999999999999",
+            " 1",
+            "+1",
+            "0123",
+            "1000000000000000000",
+        ] {
             assert!(meeting_id(bad).is_err(), "{bad}");
         }
         assert_eq!(page_size(None).ok(), Some(30));

@@ -21,6 +21,10 @@ pub fn spool_key(dedup_key: &str) -> String {
     format!("webhooks/{dedup_key}.json")
 }
 
+/// Longest `plainToken` of a URL validation answered (characters, as the API document's
+/// `maxLength` counts them).
+pub const MAX_PLAIN_TOKEN_CHARS: usize = 256;
+
 /// The events the analytics processor handles; others are acknowledged and counted.
 pub const PROCESSED_EVENTS: &[&str] = &[
     "meeting.started",
@@ -120,7 +124,7 @@ pub fn decide(config: &IntakeConfig, headers: Delivery<'_>, body: &[u8], now: i6
         let Some(plain) = payload
             .get("plainToken")
             .and_then(Value::as_str)
-            .filter(|p| !p.is_empty() && p.len() <= 256)
+            .filter(|p| !p.is_empty() && p.chars().count() <= MAX_PLAIN_TOKEN_CHARS)
         else {
             return Decision::Malformed("url validation without a plainToken");
         };
@@ -219,6 +223,20 @@ mod tests {
                 );
             }
             other => panic!("{other:?}"),
+        }
+        // The token's limit counts characters (the document's maxLength), not bytes.
+        let wide = "é".repeat(MAX_PLAIN_TOKEN_CHARS);
+        let body = |token: &str| {
+            serde_json::json!({"event": "endpoint.url_validation", "payload": {"plainToken": token}})
+                .to_string()
+        };
+        assert!(matches!(signed(&body(&wide)), Decision::Validate(_)));
+        let over = "a".repeat(MAX_PLAIN_TOKEN_CHARS + 1);
+        for token in ["", over.as_str()] {
+            assert!(
+                matches!(signed(&body(token)), Decision::Malformed(_)),
+                "{token:?}"
+            );
         }
     }
 
