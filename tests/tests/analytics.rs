@@ -331,3 +331,87 @@ async fn several_processors_settling_one_day_at_once_stay_exact() {
         logs.matches("\"Reason\":\"moved\"").count()
     );
 }
+
+/// A meeting that ended longer ago than its points are kept (90 days) is not settled: a settle
+/// then would count fewer participants than there were. It says so (`SettleTooLate`, alarmed)
+/// and the day stays as it was.
+#[tokio::test]
+async fn a_meeting_past_its_timelines_retention_is_not_settled_and_says_so() {
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let tenant = unique("toolate");
+    connect(&env.watch.api, &tenant).await;
+    let e = events_of(&env.sim).await;
+    let s = (now() / 86_400 - 100) * 86_400 + 8 * 3600;
+    let (uuid, id) = ("too-late==", 4_100_001);
+    deliver(&env.watch.api, &e.started(uuid, id, s)).await;
+    deliver(&env.watch.api, &e.ended(uuid, id, s, s + 1800)).await;
+    let started = Instant::now();
+    while !env.watch.logs().contains("\"SettleTooLate\"") {
+        assert!(started.elapsed() < PATIENCE, "no SettleTooLate metric");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drained(&env.queues.0).await;
+    let day = summary(&env.watch.api, &tenant, &date_of(s)).await;
+    assert_eq!(day["meetings_completed"], 0, "{day}");
+    assert_eq!(day["total_meeting_minutes"], 0, "{day}");
+}
+
+/// A request DynamoDB refuses as invalid is a bug, not contention: the message goes to the
+/// dead-letter queue at once (one receive, no retries), with an `EventInvalid` metric, and the
+/// events queue is left empty. The emulator is told to refuse this tenant's day items
+/// (`invalid_every`), which only a settle writes.
+#[tokio::test]
+async fn a_write_dynamodb_calls_invalid_goes_to_the_dead_letter_queue_at_once() {
+    let dlq = create_queue(&stand_in(
+        "ZOOM_EVENTS_DLQ_URL",
+        &format!("inv-{}", free_port()),
+    ))
+    .await;
+    let pipeline = isolated_pipeline(
+        &[],
+        &[("ZOOM_EVENTS_DLQ_URL", dlq.as_str())],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let tenant = unique("invalid");
+    connect(&pipeline.watch.api, &tenant).await;
+    let faults = format!(
+        "{}/_zoom/faults",
+        env("AWS_ENDPOINT_URL").trim_end_matches('/')
+    );
+    let set = send(client().post(&faults).json(&json!({
+        "invalid_every": 1, "key_prefix": format!("ANALYTICS#{tenant}#")
+    })))
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let e = events_of(&pipeline.sim).await;
+    let s = yesterday_morning();
+    let (uuid, id) = ("invalid-settle==", 4_200_001);
+    deliver(&pipeline.watch.api, &e.started(uuid, id, s)).await;
+    deliver(&pipeline.watch.api, &e.ended(uuid, id, s, s + 1800)).await;
+    let started = Instant::now();
+    while queue_depth(&dlq).await == 0 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "nothing reached the dead-letter queue"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    drained(&pipeline.queues.0).await;
+    let off = send(client().post(&faults).json(&json!({"invalid_every": 0}))).await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(queue_depth(&dlq).await, 1, "the settle job, once");
+    let logs = pipeline.watch.logs();
+    assert!(logs.contains("\"EventInvalid\""), "the EventInvalid metric");
+    assert!(
+        !logs.contains("\"SettleRetried\""),
+        "an invalid request is not retried"
+    );
+}

@@ -440,8 +440,8 @@ async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused()
                 .body(body),
         )
     };
-    // A meeting.started of more than 200 KiB (SQS takes 256 KiB in all): it goes through the
-    // spool and is counted.
+    // A meeting.started of more than 200 KiB goes in its message; a meeting.ended of 600 KiB
+    // (SQS takes 256 KiB in all) goes through the S3 spool (claim check). Both are counted.
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -457,19 +457,29 @@ async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused()
             s % 60
         )
     };
-    let event = |name: &str| {
+    let event = |name: &str, pad: usize| {
         json!({"event": name, "event_ts": start * 1000, "payload": {"account_id": account_id,
             "object": {"id": "424242", "uuid": "big-body-uuid==", "host_id": host, "topic": "big body", "type": 2,
                        "start_time": iso(start), "end_time": iso(start + 600), "duration": 30,
-                       "tracking_fields": [{"field": "pad", "value": "p".repeat(210 * 1024)}]}}})
+                       "tracking_fields": [{"field": "pad", "value": "p".repeat(pad)}]}}})
         .to_string()
     };
-    for name in ["meeting.started", "meeting.ended"] {
-        let body = event(name);
-        assert!(body.len() > 200 * 1024, "{} bytes", body.len());
+    // No other test of this binary spools a body (test binaries run one after another).
+    let spooled_before = bucket_versions("webhooks/").await.len();
+    for (name, pad) in [
+        ("meeting.started", 210 * 1024),
+        ("meeting.ended", 600 * 1024),
+    ] {
+        let body = event(name, pad);
+        assert!(body.len() > pad, "{} bytes", body.len());
         let answer = post(body).await;
         assert_eq!(answer.status, 200, "{}", answer.text);
     }
+    assert_eq!(
+        bucket_versions("webhooks/").await.len() - spooled_before,
+        1,
+        "only the body over the message limit was spooled"
+    );
     let day = date_of(start);
     eventually("the large event is counted", || async {
         get(
@@ -494,5 +504,84 @@ async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused()
             .as_str()
             .is_some_and(|d| d.contains("1048576")),
         "{problem}"
+    );
+}
+
+/// A body over the message limit when the spool (S3) cannot take it: 503, so Zoom retries it
+/// later, with `WebhookRejected` `spool_unavailable` (alarmed); nothing is queued half-way.
+#[tokio::test]
+async fn a_large_event_the_spool_cannot_take_is_503_for_zoom_to_retry() {
+    // A bucket of its own that does not exist: every spool write fails.
+    let missing = stand_in("ZOOM_RECORDINGS_BUCKET", &format!("gone-{}", free_port()));
+    let env = isolated_pipeline(
+        &[],
+        &[("ZOOM_RECORDINGS_BUCKET", missing.as_str())],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let account = env.sim.get("account").await;
+    let account_id = account["account_id"].as_str().expect("account");
+    let body = json!({"event": "meeting.started", "event_ts": 1_700_000_000_000_i64,
+        "payload": {"account_id": account_id, "object": {"id": "434343", "uuid": "spool-down==",
+            "host_id": "h", "topic": "big", "type": 2, "start_time": "2026-01-01T00:00:00Z",
+            "tracking_fields": [{"field": "pad", "value": "p".repeat(300 * 1024)}]}}})
+    .to_string();
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        .to_string();
+    let signature = zoom_signature(&zoom_e2e::env("ZOOM_WEBHOOK_SECRET_TOKEN"), &ts, &body);
+    let answer = send(
+        client()
+            .post(format!("{}/api/zoom/webhooks", env.watch.api))
+            .header("x-zm-request-timestamp", ts)
+            .header("x-zm-signature", signature)
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
+    answer.problem(503);
+    assert_eq!(queue_depth(&env.queues.0).await, 0, "nothing queued");
+    let logs = env.watch.logs();
+    assert!(
+        logs.contains("\"Reason\":\"spool_unavailable\""),
+        "the rejection is counted by reason"
+    );
+}
+
+/// Zoom fails the refresh itself (5xx on /oauth/token, every attempt): the caller gets a
+/// problem, the connection is not marked for re-authorization (its refresh token is alive),
+/// `TokenRefresh` `failure` is counted (alarmed), and the next call refreshes.
+#[tokio::test]
+async fn a_refresh_zoom_fails_is_counted_and_the_next_call_refreshes() {
+    let env = isolated(&[], 1).await;
+    let tenant = unique("refreshfail");
+    connect(&env.watch.api, &tenant).await;
+    env.sim.post("tokens/expire", json!({"all": true})).await;
+    env.sim
+        .post(
+            "faults",
+            json!({"kind": "500", "path": "/oauth/token", "count": 10}),
+        )
+        .await;
+    let first = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert!(
+        first.status > 500,
+        "a problem for the caller, not a crash: {} {}",
+        first.status,
+        first.text
+    );
+    let cleared = send(client().delete(format!("{}/_sim/faults", env.sim.url))).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    let next = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert_eq!(next.status, 200, "{}", next.text);
+    let stats = env.sim.get("stats").await;
+    assert_eq!(stats["invalid_grant"], 0, "{stats}");
+    let logs = env.watch.logs();
+    assert!(
+        logs.contains("\"Outcome\":\"failure\"") && logs.contains("\"TokenRefresh\""),
+        "the failed refresh is counted"
     );
 }

@@ -356,6 +356,42 @@ async fn two_users_of_one_account_each_see_only_their_own() {
         bucket_versions(&bob_prefix).await.is_empty(),
         "nothing of alice's lands under bob's prefix"
     );
+
+    // A file archived from the webhook keeps Zoom's file type: its download is served as
+    // video/mp4 named .mp4, not application/octet-stream .bin.
+    let listed = get(&env.watch.api, &tokens[0], "/api/zoom/recordings").await;
+    let recording = listed.json()["recordings"]
+        .as_array()
+        .and_then(|r| {
+            r.iter()
+                .find(|r| r["meeting_id"] == acct.meetings[0])
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("alice's new recording is listed: {}", listed.text));
+    let mp4 = recording["files"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["file_type"] == "MP4").cloned())
+        .unwrap_or_else(|| panic!("an MP4 file: {recording}"));
+    let path = format!(
+        "/api/zoom/recordings/{}/files/{}/download?redirect=false",
+        encoded(recording["id"].as_str().expect("recording id")),
+        mp4["id"].as_str().expect("file id")
+    );
+    let ready = std::sync::Mutex::new(String::new());
+    eventually("the webhook-archived MP4 is ready", || async {
+        let answer = get(&env.watch.api, &tokens[0], &path).await;
+        let url = answer.json()["download_url"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_default();
+        let done = answer.status == 200 && !url.is_empty();
+        *ready.lock().expect("lock") = url;
+        done
+    })
+    .await;
+    let url = ready.into_inner().expect("lock");
+    assert!(url.contains("response-content-type=video%2Fmp4"), "{url}");
+    assert!(url.contains(".mp4"), "{url}");
 }
 
 #[tokio::test]

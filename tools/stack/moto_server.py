@@ -776,6 +776,10 @@ werkzeug_app.DomainDispatcherApplication.__call__ = dispatch
 #                                      contention (TransactionConflict, nothing applied);
 #                                      {"throttle_every": N, "key_prefix": "P"}: every Nth write
 #                                      of such an item (single or in a transaction) is throttled;
+#                                      {"invalid_every": N, "key_prefix": "P"}: every Nth such
+#                                      write (single or a transaction naming such an item) is
+#                                      refused with ValidationException, as DynamoDB refuses a
+#                                      request it finds malformed (nothing applied);
 #                                      N = 0 turns a knob off.
 #
 # Rules where AWS publishes none, chosen and kept in one place: a cancelled transaction is
@@ -795,6 +799,7 @@ WRITE_UNIT_BYTES = 1024
 READ_UNIT_BYTES = 4096
 # The messages DynamoDB gives (API reference, TransactionCanceledException and errors).
 CONFLICT_MESSAGE = "Transaction is ongoing for the item"
+INVALID_MESSAGE = "One or more parameter values were invalid: injected by POST /_zoom/faults"
 THROTTLE_MESSAGE = ("Throughput exceeds the current capacity of your table or index. DynamoDB is automatically "
                     "scaling your table or index so please try again shortly. If exceptions persist, check if you "
                     "have a hot key: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/"
@@ -1162,9 +1167,10 @@ class _Faults:
         self.lock = threading.Lock()
         self.settings = {"transaction_conflict_every": 0, "transaction_conflict_prefix": "",
                          "throttle_every": 0, "throttle_prefix": "",
-                         "throttle_error": "ProvisionedThroughputExceededException"}
-        self.seen = {"transaction_conflict": 0, "throttle": 0}
-        self.injected = {"transaction_conflict": 0, "throttle": 0}
+                         "throttle_error": "ProvisionedThroughputExceededException",
+                         "invalid_every": 0, "invalid_prefix": ""}
+        self.seen = {"transaction_conflict": 0, "throttle": 0, "invalid": 0}
+        self.injected = {"transaction_conflict": 0, "throttle": 0, "invalid": 0}
 
     def configure(self, given):
         with self.lock:
@@ -1177,6 +1183,10 @@ class _Faults:
                 self.settings["throttle_every"] = max(0, int(given["throttle_every"]))
                 self.settings["throttle_prefix"] = prefix or ""
                 self.seen["throttle"] = 0
+            if "invalid_every" in given:
+                self.settings["invalid_every"] = max(0, int(given["invalid_every"]))
+                self.settings["invalid_prefix"] = prefix or ""
+                self.seen["invalid"] = 0
             if given.get("throttle_error") in ("ProvisionedThroughputExceededException", "ThrottlingException"):
                 self.settings["throttle_error"] = given["throttle_error"]
             return self.describe()
@@ -1208,6 +1218,11 @@ class _Faults:
 
     def inject(self, request):
         operation = request.operation
+        if operation in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem") \
+                and self.settings["invalid_every"] \
+                and self._due("invalid", len(self._matching(request, self.settings["invalid_prefix"]))):
+            request.fault = True
+            raise DynamodbException(ERROR_TYPE_PREFIX + "ValidationException", INVALID_MESSAGE)
         if operation == "TransactWriteItems":
             for knob, code, message in (("transaction_conflict", "TransactionConflict", CONFLICT_MESSAGE),
                                         ("throttle", "ThrottlingError", THROTTLE_MESSAGE)):

@@ -416,16 +416,16 @@ impl Processor {
             ZoomEvent::RecordingCompleted {
                 uuid,
                 host_id,
-                file_ids,
+                files,
             } => {
                 // Jobs are queued before the claim completes: a crash in between queues them
                 // again, and the archiver skips a file already archived.
-                for file_id in file_ids {
+                for (file_id, file_type) in files {
                     let request = ArchiveRequest {
                         meeting_uuid: uuid,
                         file_id,
                         host_id,
-                        file_type: "",
+                        file_type,
                     };
                     if self
                         .archive

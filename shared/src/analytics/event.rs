@@ -61,8 +61,9 @@ pub enum ZoomEvent {
         uuid: String,
         /// Host.
         host_id: String,
-        /// Recording file ids.
-        file_ids: Vec<String>,
+        /// Recording files: (id, Zoom's `file_type`, e.g. `MP4`, `TRANSCRIPT`; empty when
+        /// the payload has none), so an archived file keeps its content type and name.
+        files: Vec<(String, String)>,
     },
     /// `app_deauthorized`.
     Deauthorized {
@@ -194,12 +195,15 @@ pub fn parse(body: &str) -> Result<Parsed, String> {
                 .ok_or("recording.completed has no uuid")?
                 .to_owned(),
             host_id: text(&object["host_id"]),
-            file_ids: object["recording_files"]
+            files: object["recording_files"]
                 .as_array()
                 .map(|files| {
                     files
                         .iter()
-                        .filter_map(|f| f["id"].as_str().map(str::to_owned))
+                        .filter_map(|f| {
+                            let id = f["id"].as_str()?.to_owned();
+                            Some((id, text(&f["file_type"])))
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -263,6 +267,36 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// `recording.completed` carries each file's type, so a file archived from the webhook is
+    /// served with its content type and extension (not `.bin`).
+    #[test]
+    fn recording_files_keep_their_file_type() {
+        let ZoomEvent::RecordingCompleted { files, .. } = parse(&example("recording.completed"))
+            .expect("recording")
+            .event
+        else {
+            panic!("not a recording");
+        };
+        assert!(!files.is_empty());
+        assert!(
+            files
+                .iter()
+                .all(|(id, kind)| !id.is_empty() && !kind.is_empty()),
+            "{files:?}"
+        );
+        let body = r#"{"event":"recording.completed","payload":{"account_id":"a","object":{"uuid":"u","host_id":"h","recording_files":[{"id":"f1","file_type":"TRANSCRIPT"},{"id":"f2"}]}}}"#;
+        let ZoomEvent::RecordingCompleted { files, .. } = parse(body).expect("parses").event else {
+            panic!("not a recording");
+        };
+        assert_eq!(
+            files,
+            vec![
+                ("f1".to_owned(), "TRANSCRIPT".to_owned()),
+                ("f2".to_owned(), String::new())
+            ]
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the integration lives in this one table (`docs/data-model.md`); which keys a concept may
 //! touch is that concept's adapter's business.
 
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, TableStatus, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, TableStatus, WriteRequest};
 
 use super::StoreError;
 use super::item::{Item, s};
@@ -123,19 +123,6 @@ impl Table {
             }
         }
         Ok(written)
-    }
-
-    /// Puts `items` (batched; each replaces any item with its key).
-    pub async fn put_all(&self, items: Vec<Item>) -> Result<usize, StoreError> {
-        let mut requests = Vec::with_capacity(items.len());
-        for item in items {
-            let put = PutRequest::builder()
-                .set_item(Some(item))
-                .build()
-                .map_err(|_| StoreError("an item could not be built".into()))?;
-            requests.push(WriteRequest::builder().put_request(put).build());
-        }
-        self.batch(requests).await
     }
 
     /// Deletes the items with `keys` (batched); returns how many.
