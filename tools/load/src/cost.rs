@@ -915,6 +915,17 @@ struct Tenant {
 
 async fn tenant(stack: &Stack, scenario: &str) -> Result<Tenant, String> {
     let id = format!("cost-{scenario}-{}", Utc::now().timestamp_millis());
+    // Each scenario's tenant connects as a Zoom user of its own: events reach every tenant
+    // that owns their host's data, so a user shared with an earlier scenario's tenant would
+    // make every event count (and cost) once per tenant.
+    let user = match scenario {
+        "small" => 1,
+        "meeting" => 2,
+        _ => 3,
+    };
+    stack
+        .sim_post("config", json!({"authorizing_user": user}))
+        .await?;
     stack.connect(&id).await?;
     let world = stack.sim_get("account").await?;
     let account = world["account_id"]
