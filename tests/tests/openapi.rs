@@ -17,6 +17,11 @@ use zoom_e2e::{api, connect, jwt_with, unique};
 /// forbids must be refused (4xx), one it allows must not be.
 const CHECKS: &str = "all";
 
+/// The one check left out, by design: a deleted meeting is kept and answered `cancelled` (200,
+/// the contract's meeting model and `deleteMeeting`'s description), and a one-occurrence
+/// delete leaves the series, where `use_after_free` expects a 404 after any DELETE.
+const EXCLUDED_CHECKS: &str = "use_after_free";
+
 /// The longest answer `max_response_time` (one of "all") accepts, in seconds. In AWS a request
 /// ends within its function's 10 s timeout (8 s for upstream calls); locally `cargo lambda
 /// watch` runs one instance per function, so with two workers a request can wait for another
@@ -49,7 +54,8 @@ fn schemathesis(token: &str, filter: &[&str], examples: u64) -> (bool, String) {
         .env("ZOOM_SCHEMATHESIS_TOKEN", token)
         .args(["run", &format!("{root}/docs/openapi.yaml"), "--url", &api()])
         .args(["-H", &format!("Authorization: Bearer {token}")])
-        .args(["--checks", CHECKS, "--max-response-time", MAX_RESPONSE_SECS])
+        .args(["--checks", CHECKS, "--exclude-checks", EXCLUDED_CHECKS])
+        .args(["--max-response-time", MAX_RESPONSE_SECS])
         .args(["--max-examples", &examples.to_string()])
         .args([
             "--max-redirects",
