@@ -192,10 +192,12 @@ start_stack() {
   wait_for "http://127.0.0.1:$watch_port/" 120
   export ZOOM_E2E_API="http://127.0.0.1:$watch_port"
   # Lambda's SQS event source mappings, locally.
-  cargo build --quiet -p sqs-poller -p zoom-load -p zoom-redrive
+  cargo build --quiet -p sqs-poller -p zoom-load -p zoom-redrive -p zoom-vault
   export ZOOM_POLLER_BIN="$ROOT/target/debug/sqs-poller"
   # What is in the dead-letter queues, and moving messages back (tests/tests/redrive.rs).
   export ZOOM_REDRIVE_BIN="$ROOT/target/debug/zoom-redrive"
+  # Finishing a key rotation (tests/tests/vault.rs).
+  export ZOOM_VAULT_BIN="$ROOT/target/debug/zoom-vault"
   # The AWS endpoint's proxy (down / stalled / up) for the tests that need a slow AWS.
   export ZOOM_LOAD_BIN="$ROOT/target/debug/zoom-load"
   local archive_queue events_queue purge_queue
