@@ -468,10 +468,18 @@ def check_meter(port):
     assert [r["Code"] for r in error.response["CancellationReasons"]] == ["ThrottlingError"], error.response
     assert "Item" not in db.get_item(TableName=table, Key=key("ANALYTICS#t", "DAY#5")), "a throttled write was applied"
     faults = admin(port, "/_zoom/faults", {"throttle_every": 0})
-    assert faults["injected"] == {"transaction_conflict": 1, "throttle": 2}, faults
+    # Invalid: every write of such a key is refused as DynamoDB refuses a malformed request
+    # (ValidationException, nothing applied, nothing charged); other keys are not.
+    admin(port, "/_zoom/faults", {"invalid_every": 1, "key_prefix": "ANALYTICS#"})
+    failing(lambda: db.put_item(TableName=table, Item=item("ANALYTICS#t", "DAY#6", 100)), "ValidationException")
+    failing(lambda: db.transact_write_items(TransactItems=[
+        {"Put": {"TableName": table, "Item": item("ANALYTICS#t", "DAY#7", 100)}}]), "ValidationException")
+    assert "Item" not in db.get_item(TableName=table, Key=key("ANALYTICS#t", "DAY#6")), "an invalid write was applied"
+    faults = admin(port, "/_zoom/faults", {"invalid_every": 0})
+    assert faults["injected"] == {"transaction_conflict": 1, "throttle": 2, "invalid": 2}, faults
     expected["PutItem"][0] += 2
     expected["TransactWriteItems"][0] += 2
-    expected["GetItem"][1] += 0.5
+    expected["GetItem"][1] += 1.0
 
     sqs.send_message(QueueUrl=queue, MessageBody="m")
     sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
@@ -482,7 +490,7 @@ def check_meter(port):
     for operation, (wru, rru) in expected.items():
         entry = mine["dynamodb"][operation]
         assert (entry["wru"], entry["rru"]) == (wru, rru), f"{operation}: metered {entry}, expected {wru}, {rru}"
-    assert mine["dynamodb"]["PutItem"]["requests"] == 8 and mine["dynamodb"]["PutItem"]["errors"] == 2, mine
+    assert mine["dynamodb"]["PutItem"]["requests"] == 9 and mine["dynamodb"]["PutItem"]["errors"] == 3, mine
     assert mine["sqs"]["SendMessage"]["requests"] == 1, mine
     receive = mine["sqs"]["ReceiveMessage"]
     assert (receive["requests"], receive["messages"], receive["nonempty"]) == (2, 1, 1), receive
@@ -496,7 +504,7 @@ def check_meter(port):
     assert admin(port, "/_zoom/meter")["totals"]["requests"] == 0
     print(f"check_meter: {sum(e['requests'] for e in mine['dynamodb'].values())} DynamoDB requests charged "
           f"{meter['totals']['wru']:g} WRU and {meter['totals']['rru']:g} RRU as DynamoDB's rules give; "
-          "ReturnConsumedCapacity agrees; faults cancel and throttle as DynamoDB does")
+          "ReturnConsumedCapacity agrees; faults cancel, throttle and refuse as DynamoDB does")
 
 
 def main():

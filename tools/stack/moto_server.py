@@ -1408,7 +1408,11 @@ def _outcome(status, body, request):
     if status < 400:
         return "ok"
     if request.fault:
-        return "throttled" if b"Throttl" in body or b"ProvisionedThroughput" in body else "cancelled"
+        if b"Throttl" in body or b"ProvisionedThroughput" in body:
+            return "throttled"
+        if b"ValidationException" in body:
+            return "error"  # refused before any work: charged nothing, as DynamoDB does
+        return "cancelled"
     if b"ConditionalCheckFailedException" in body:
         return "condition"
     if b"TransactionCanceledException" in body:
