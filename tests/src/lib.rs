@@ -917,3 +917,37 @@ impl Drop for OwnAws {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Now, in epoch seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// yyyy-mm-dd (UTC) of an epoch second (Howard Hinnant's civil-from-days).
+pub fn date_of(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// RFC 3339 (UTC, seconds) of an epoch second.
+pub fn iso(t: i64) -> String {
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        date_of(t),
+        (t % 86_400) / 3600,
+        (t % 3600) / 60,
+        t % 60
+    )
+}
