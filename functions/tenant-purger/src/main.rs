@@ -27,7 +27,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let purger = purger::Purger {
         connections: DynamoConnections::new(table.clone()),
         items: DynamoPurge::new(table),
-        bucket: Bucket::new(&sdk, bucket_name),
+        files: Bucket::new(&sdk, bucket_name),
         queue: Queue::new(aws_sdk_sqs::Client::new(&sdk), queue_url),
         metrics: Metrics::new(FUNCTION),
     };

@@ -182,6 +182,36 @@ impl OwnerDirectory for MemoryConnections {
     }
 }
 
+/// A user-OAuth connection of `tenant` to Zoom user `zoom_user` of `account`, made at
+/// `connected_at`, for tests (its sealed tokens are placeholders).
+pub fn user_connection(
+    tenant: &str,
+    connection_id: &str,
+    account: &str,
+    zoom_user: &str,
+    connected_at: i64,
+) -> Connection {
+    Connection {
+        tenant_id: tenant.into(),
+        connection_id: connection_id.into(),
+        mode: crate::owner::Mode::UserOAuth,
+        reach: Reach::User {
+            zoom_user_id: zoom_user.into(),
+        },
+        zoom_account_id: account.into(),
+        email: format!("{zoom_user}@example.com"),
+        scopes: Vec::new(),
+        api_url: None,
+        access_token: "sealed-access".into(),
+        refresh_token: "sealed-refresh".into(),
+        access_expires_at: connected_at + 3600,
+        status: ConnectionStatus::Active,
+        version: 1,
+        connected_at,
+        bound_claim: None,
+    }
+}
+
 /// OAuth states in memory.
 #[derive(Debug, Default)]
 pub struct MemoryStates {

@@ -8,14 +8,19 @@
 //! longer than a Lambda's 900 s limit).
 
 pub mod dynamo;
+#[cfg(any(test, feature = "fakes"))]
+pub mod memory;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::Queue;
+use crate::aws::bucket::Purged;
+use crate::aws::{Bucket, Queue};
 use crate::owner::Owner;
 use crate::store::StoreError;
 
 pub use dynamo::DynamoPurge;
+#[cfg(any(test, feature = "fakes"))]
+pub use memory::{MemoryFiles, MemoryPartitions, MemoryPurgeQueue};
 
 /// The delay of the second pass, in seconds (SQS's longest delay).
 pub const LATE_WRITER_DELAY_SECS: i32 = 900;
@@ -62,6 +67,19 @@ pub trait PartitionPurger: Send + Sync {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }
 
+/// Deletes a connection's archived files.
+pub trait FilePurger: Send + Sync {
+    /// Deletes every version of every object under `prefix` and aborts its unfinished uploads
+    /// (idempotent: a later call finishes what a cut-off one left).
+    fn purge_files(&self, prefix: &str) -> impl Future<Output = Result<Purged, String>> + Send;
+}
+
+impl FilePurger for Bucket {
+    async fn purge_files(&self, prefix: &str) -> Result<Purged, String> {
+        self.purge_prefix(prefix).await
+    }
+}
+
 /// Where purge jobs are queued.
 pub trait PurgeQueue: Send + Sync {
     /// Queues `job`, delivered after `delay_secs`; `Ok` once the queue accepted it.
@@ -76,24 +94,5 @@ impl PurgeQueue for Queue {
     async fn queue_purge(&self, job: &PurgeJob, delay_secs: i32) -> Result<(), String> {
         self.send_json_delayed(job, &[("job", "purge")], delay_secs)
             .await
-    }
-}
-
-/// A [`PurgeQueue`] that records jobs, for unit tests (feature `fakes`).
-#[cfg(any(test, feature = "fakes"))]
-#[derive(Debug, Default)]
-pub struct MemoryPurgeQueue {
-    /// Queued jobs with their delays.
-    pub jobs: std::sync::Mutex<Vec<(PurgeJob, i32)>>,
-}
-
-#[cfg(any(test, feature = "fakes"))]
-impl PurgeQueue for MemoryPurgeQueue {
-    async fn queue_purge(&self, job: &PurgeJob, delay_secs: i32) -> Result<(), String> {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((job.clone(), delay_secs));
-        Ok(())
     }
 }
