@@ -4,6 +4,7 @@
 
 mod backoff;
 mod meeting;
+mod ownership;
 mod processor;
 mod settle;
 

@@ -8,7 +8,7 @@
 //!
 //! Routing: an event of account A hosted by Zoom user H reaches the connections that reach H
 //! (and those with the account-wide role of A), never every tenant of the account
-//! ([`OwnerDirectory::owners_of`]). `app_deauthorized` of user U removes only U's user-OAuth
+//! ([`crate::ownership`]). `app_deauthorized` of user U removes only U's user-OAuth
 //! connections that were made before the deauthorization. Only signed deliveries change
 //! anything: one that came with the legacy verification token (a static secret anyone who holds
 //! it could replay or forge) is acknowledged and counted, never applied.
@@ -28,12 +28,13 @@ use zoom_shared::aws::queue::{EventPublisher, WebhookSpool};
 use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::caches::{DynamoPageCache, Family, PageCache};
 use zoom_shared::clock::now_secs;
-use zoom_shared::connections::{ConnectionStore, DynamoConnections, OwnerDirectory};
+use zoom_shared::connections::DynamoConnections;
 use zoom_shared::meetings::view::MeetingStatus;
 use zoom_shared::meetings::{DynamoMeetings, MeetingStore};
 use zoom_shared::metrics::Metrics;
-use zoom_shared::owner::{Mode, Owner};
-use zoom_shared::purge::{PurgeJob, PurgeQueue};
+use zoom_shared::owner::Owner;
+
+use crate::ownership::{Removal, deauthorize, owners_for};
 
 /// Groups handled at once within a batch.
 pub const CONCURRENCY: usize = 4;
@@ -273,19 +274,12 @@ impl Processor {
             return self.deauthorized(&parsed, &dedup).await;
         }
         let host = host_of(&parsed.event);
-        let owners = self
-            .connections
-            .owners_of(&parsed.account_id, host)
-            .await
-            .map_err(store)?;
+        let owners = owners_for(&self.connections, &parsed.account_id, host).await?;
         if owners.is_empty() {
             self.dropped(&parsed.event, "no_owner");
             return Ok(());
         }
-        for (owner, _) in &owners {
-            if !owner.owns(host) {
-                continue;
-            }
+        for owner in &owners {
             match instance_of(&parsed.event) {
                 Some(instance) => self.meeting_event(owner, &dedup, &parsed, instance).await?,
                 None => self.for_owner(owner, &dedup, &parsed).await?,
@@ -463,40 +457,15 @@ impl Processor {
         else {
             return Ok(());
         };
-        let owners = self
-            .connections
-            .owners_of(&parsed.account_id, user_id)
-            .await
-            .map_err(store)?;
-        let (mut deleted, mut kept) = (0, 0);
-        for (owner, connected_at) in owners {
-            if owner.mode != Mode::UserOAuth || !owner.owns(user_id) {
-                continue;
-            }
-            // The index may lag; the delete below decides on the item itself.
-            let Some(at) = at_time
-                .map(|t| t.timestamp())
-                .filter(|at| *at >= connected_at)
-            else {
-                tracing::info!("deauthorization older than the current connection; kept");
-                kept += 1;
-                continue;
-            };
-            let job = PurgeJob::first(&owner, "deauthorized");
-            // Queued first, so a crash in between never orphans data; a purge of a connection
-            // that turns out to be current (reconnected meanwhile) is skipped by the purger.
-            self.purge_queue.queue_purge(&job, 0).await?;
-            if self
-                .connections
-                .delete_if_connected_by(&owner.tenant_id, &owner.connection_id, at)
-                .await
-                .map_err(store)?
-            {
-                deleted += 1;
-            } else {
-                kept += 1;
-            }
-        }
+        let at_secs = at_time.map(|t| t.timestamp());
+        let Removal { deleted, kept } = deauthorize(
+            &self.connections,
+            &self.purge_queue,
+            &parsed.account_id,
+            user_id,
+            at_secs,
+        )
+        .await?;
         self.analytics
             .record_deauthorization(&Deauthorization {
                 zoom_user_id: user_id,

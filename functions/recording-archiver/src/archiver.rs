@@ -9,11 +9,12 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use zoom_shared::archive::{ArchiveJob, ArchiveStatus, ArchiveStore, DynamoArchive, object_key};
+
+use crate::admission::{Admission, admit, owned_file, still_connected};
 use zoom_shared::aws::Bucket;
 use zoom_shared::clock::now_secs;
-use zoom_shared::connections::{ConnectionStore, DynamoConnections};
+use zoom_shared::connections::DynamoConnections;
 use zoom_shared::metrics::Metrics;
-use zoom_shared::owner::Owner;
 use zoom_shared::recordings::files::file_kind;
 use zoom_shared::recordings::transfer::{Destination, Stored, TransferError, copy_to_s3};
 use zoom_shared::zoom::access::ZoomAccess;
@@ -71,53 +72,29 @@ impl Archiver {
         zoom_shared::batch::process(event, 1, |message| self.archive(message)).await
     }
 
-    /// Whether `owner` is still the tenant's current connection.
-    async fn still_connected(&self, owner: &Owner) -> Result<bool, String> {
-        Ok(self
-            .connections
-            .get(&owner.tenant_id)
-            .await
-            .map_err(store)?
-            .is_some_and(|c| c.connection_id == owner.connection_id))
-    }
-
     async fn archive(&self, message: SqsMessage) -> Result<(), String> {
         let job: ArchiveJob = serde_json::from_str(message.body.as_deref().unwrap_or_default())
             .map_err(|e| format!("not an archive job: {e}"))?;
         let owner = &job.owner;
-        if !self.still_connected(owner).await? {
-            tracing::info!("archive job of a removed connection dropped");
-            self.metrics.count(
-                "RecordingArchiveDropped",
-                1.0,
-                &[("Reason", "disconnected")],
-            );
-            return Ok(());
-        }
-        if self
-            .archive
-            .get(owner, &job.file_id)
-            .await
-            .map_err(store)?
-            .is_some_and(|r| r.status == ArchiveStatus::Archived)
-        {
-            tracing::info!("already archived; duplicate job skipped");
-            return Ok(());
-        }
-        if !self
-            .archive
-            .set(
-                owner,
-                &job.file_id,
-                ArchiveStatus::Archiving,
-                None,
-                now_secs(),
-            )
-            .await
-            .map_err(store)?
-        {
-            tracing::info!("archive job without its record (purged); dropped");
-            return Ok(());
+        match admit(&self.connections, &self.archive, &job, now_secs()).await? {
+            Admission::Copy => {}
+            Admission::Disconnected => {
+                tracing::info!("archive job of a removed connection dropped");
+                self.metrics.count(
+                    "RecordingArchiveDropped",
+                    1.0,
+                    &[("Reason", "disconnected")],
+                );
+                return Ok(());
+            }
+            Admission::AlreadyArchived => {
+                tracing::info!("already archived; duplicate job skipped");
+                return Ok(());
+            }
+            Admission::Purged => {
+                tracing::info!("archive job without its record (purged); dropped");
+                return Ok(());
+            }
         }
         match self.copy(&job).await {
             Ok((key, stored)) => {
@@ -180,14 +157,7 @@ impl Archiver {
             .get(owner, &path, deadline)
             .await
             .map_err(|e| Copy::Failed(e.to_string()))?;
-        if !owner.owns(&recording.host_id) {
-            return Err(Copy::Failed("the recording is not the job owner's".into()));
-        }
-        let file = recording
-            .recording_files
-            .iter()
-            .find(|f| f.id == job.file_id)
-            .ok_or_else(|| Copy::Failed("the file is no longer in the recording".into()))?;
+        let file = owned_file(owner, &recording, &job.file_id).map_err(Copy::Failed)?;
         let url = file
             .download_url
             .as_deref()
@@ -209,7 +179,11 @@ impl Archiver {
                 key: &key,
                 content_type: file_kind(&file.file_type).0,
             },
-            || async { self.still_connected(owner).await.unwrap_or(true) },
+            || async {
+                still_connected(&self.connections, owner)
+                    .await
+                    .unwrap_or(true)
+            },
         )
         .await
         .map_err(|e| match e {

@@ -1,6 +1,7 @@
 //! `zoom-recording-archiver`: consumes archive jobs from SQS and copies each recording file
 //! from Zoom into the recordings bucket by streaming it through an S3 multipart upload.
 
+mod admission;
 mod archiver;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};

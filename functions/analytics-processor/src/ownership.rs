@@ -1,0 +1,225 @@
+//! Whose data an event touches, decided here and nowhere else in the processor: an event of
+//! account A about Zoom user H reaches the connections that own H's data (a user reach of H,
+//! or the account-wide role of A), never every tenant of the account; an `app_deauthorized` of
+//! user U removes only U's user-OAuth connections made before it.
+
+use zoom_shared::connections::{ConnectionStore, OwnerDirectory};
+use zoom_shared::owner::{Mode, Owner, Reach};
+use zoom_shared::purge::{PurgeJob, PurgeQueue};
+
+use crate::processor::{Failure, store};
+
+/// The owners of Zoom user `host`'s data in `account` (the directory's index may be wider; the
+/// owner's own reach decides).
+pub async fn owners_for<D: OwnerDirectory>(
+    directory: &D,
+    account: &str,
+    host: &str,
+) -> Result<Vec<Owner>, Failure> {
+    Ok(directory
+        .owners_of(account, host)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(|(owner, _)| owner)
+        .filter(|owner| owner.owns(host))
+        .collect())
+}
+
+/// What a deauthorization did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removal {
+    /// Connections removed (their data queued for purging).
+    pub deleted: usize,
+    /// Connections kept: made after the deauthorization (a reinstall), or its time unknown.
+    pub kept: usize,
+}
+
+/// `app_deauthorized` of Zoom user `user` of `account` at `at` (epoch seconds; `None` when
+/// Zoom's value is not a time): each of that user's user-OAuth connections made at or before
+/// `at` is removed, its purge queued first (a crash in between never orphans data; a purge of
+/// a connection that turns out to be current is skipped by the purger). Server-to-Server
+/// bindings and account-wide roles are not the user's installation, and stay. Idempotent: a
+/// redelivery finds the connection gone or newer.
+pub async fn deauthorize<C, Q>(
+    connections: &C,
+    purges: &Q,
+    account: &str,
+    user: &str,
+    at: Option<i64>,
+) -> Result<Removal, Failure>
+where
+    C: ConnectionStore + OwnerDirectory,
+    Q: PurgeQueue,
+{
+    let owners = connections.owners_of(account, user).await.map_err(store)?;
+    let mut removal = Removal::default();
+    for (owner, connected_at) in owners {
+        let users_own = owner.mode == Mode::UserOAuth
+            && matches!(&owner.reach, Reach::User { zoom_user_id } if zoom_user_id == user);
+        if !users_own {
+            continue;
+        }
+        // The index may lag; the delete below decides on the item itself.
+        let Some(at) = at.filter(|at| *at >= connected_at) else {
+            tracing::info!("deauthorization older than the current connection; kept");
+            removal.kept += 1;
+            continue;
+        };
+        let job = PurgeJob::first(&owner, "deauthorized");
+        purges.queue_purge(&job, 0).await?;
+        if connections
+            .delete_if_connected_by(&owner.tenant_id, &owner.connection_id, at)
+            .await
+            .map_err(store)?
+        {
+            removal.deleted += 1;
+        } else {
+            removal.kept += 1;
+        }
+    }
+    Ok(removal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zoom_shared::connections::memory::{MemoryConnections, user_connection};
+    use zoom_shared::connections::{Connection, ConnectionStore};
+    use zoom_shared::purge::MemoryPurgeQueue;
+
+    /// Tenants `m` (Zoom user `u1`) and `n` (`u2`) of account `acct`, `x` (`u1` of another
+    /// account), and `admin` with the account-wide role of `acct`.
+    async fn directory() -> MemoryConnections {
+        let connections = MemoryConnections::default();
+        let admin = Connection {
+            reach: Reach::Account,
+            ..user_connection("admin", "ca", "acct", "", 100)
+        };
+        for c in [
+            user_connection("m", "cm", "acct", "u1", 100),
+            user_connection("n", "cn", "acct", "u2", 100),
+            user_connection("x", "cx", "other", "u1", 100),
+            admin,
+        ] {
+            connections.put(&c).await.expect("put");
+        }
+        connections
+    }
+
+    fn tenants(owners: &[Owner]) -> Vec<&str> {
+        owners.iter().map(|o| o.tenant_id.as_str()).collect()
+    }
+
+    #[tokio::test]
+    async fn an_event_reaches_its_hosts_owners_only() {
+        let d = directory().await;
+        let owners = owners_for(&d, "acct", "u1").await.expect("owners");
+        assert_eq!(tenants(&owners), ["admin", "m"]);
+        let owners = owners_for(&d, "acct", "u2").await.expect("owners");
+        assert_eq!(tenants(&owners), ["admin", "n"]);
+        assert_eq!(
+            tenants(&owners_for(&d, "other", "u1").await.expect("owners")),
+            ["x"],
+            "the same user id in another account is another owner"
+        );
+        assert_eq!(
+            tenants(&owners_for(&d, "acct", "nobody").await.expect("owners")),
+            ["admin"],
+            "a host no user connection owns reaches the account-wide role only"
+        );
+        assert_eq!(
+            tenants(&owners_for(&d, "acct", "").await.expect("owners")),
+            ["admin"],
+            "an event without a host reaches no user's connection"
+        );
+        assert!(owners_for(&d, "", "u1").await.expect("owners").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_deauthorization_removes_only_that_users_older_connection() {
+        let d = directory().await;
+        let purges = MemoryPurgeQueue::default();
+        let removal = deauthorize(&d, &purges, "acct", "u1", Some(150))
+            .await
+            .expect("deauthorize");
+        assert_eq!(
+            removal,
+            Removal {
+                deleted: 1,
+                kept: 0
+            }
+        );
+        assert!(d.get("m").await.expect("get").is_none());
+        for tenant in ["n", "x", "admin"] {
+            assert!(d.get(tenant).await.expect("get").is_some(), "{tenant} kept");
+        }
+        let queued = purges.queued();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(
+            (queued[0].0.owner.tenant_id.as_str(), queued[0].1),
+            ("m", 0)
+        );
+        // A redelivery: nothing more to remove, nothing queued again.
+        let again = deauthorize(&d, &purges, "acct", "u1", Some(150))
+            .await
+            .expect("deauthorize");
+        assert_eq!(again, Removal::default());
+        assert_eq!(purges.queued().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_deauthorization_older_than_the_connection_or_undated_keeps_it() {
+        let d = directory().await;
+        let purges = MemoryPurgeQueue::default();
+        for at in [Some(99), None] {
+            let removal = deauthorize(&d, &purges, "acct", "u1", at)
+                .await
+                .expect("deauthorize");
+            assert_eq!(
+                removal,
+                Removal {
+                    deleted: 0,
+                    kept: 1
+                }
+            );
+        }
+        assert!(d.get("m").await.expect("get").is_some());
+        assert!(purges.queued().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_purge_queue_failure_removes_nothing() {
+        let d = directory().await;
+        let purges = MemoryPurgeQueue::default();
+        purges
+            .failures
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            deauthorize(&d, &purges, "acct", "u1", Some(150))
+                .await
+                .is_err()
+        );
+        assert!(
+            d.get("m").await.expect("get").is_some(),
+            "kept for the redelivery"
+        );
+    }
+
+    #[tokio::test]
+    async fn server_to_server_bindings_and_the_account_role_survive_a_users_deauthorization() {
+        let d = directory().await;
+        let s2s = Connection {
+            mode: Mode::ServerToServer,
+            ..user_connection("s", "cs", "acct", "u1", 100)
+        };
+        d.put(&s2s).await.expect("put");
+        let purges = MemoryPurgeQueue::default();
+        let removal = deauthorize(&d, &purges, "acct", "u1", Some(150))
+            .await
+            .expect("deauthorize");
+        assert_eq!(removal.deleted, 1, "only m's user-OAuth connection");
+        assert!(d.get("s").await.expect("get").is_some());
+        assert!(d.get("admin").await.expect("get").is_some());
+    }
+}
