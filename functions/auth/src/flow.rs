@@ -267,6 +267,114 @@ impl<S: StateStore, C: ConnectionStore> ConnectFlow<S, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zoom_shared::config::{Env, ZoomApp, vars};
+    use zoom_shared::connections::memory::{MemoryConnections, MemoryStates};
+
+    /// A flow over the in-memory stores; Zoom is a closed port, so a completion that gets past
+    /// the state check fails as `ZoomUnavailable`, and one that does not fails as
+    /// `InvalidState` without asking Zoom anything.
+    fn flow() -> ConnectFlow<MemoryStates, MemoryConnections> {
+        let app = ZoomApp::from_env(&Env::from_pairs([
+            (vars::ZOOM_CLIENT_ID, "client"),
+            (vars::ZOOM_CLIENT_SECRET, "secret"),
+            (vars::ZOOM_OAUTH_BASE_URL, "http://127.0.0.1:9"),
+            (vars::ZOOM_API_BASE_URL, "http://127.0.0.1:9/v2"),
+        ]))
+        .expect("app");
+        let http = zoom_shared::zoom::http_client::build();
+        let spec = SecretString::from(format!(
+            "k1:{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        ));
+        ConnectFlow {
+            states: MemoryStates::default(),
+            connections: MemoryConnections::default(),
+            oauth: Arc::new(ZoomOAuth::new(&app, http.clone()).expect("oauth")),
+            vault: Arc::new(Vault::from_spec(&spec).expect("vault")),
+            api: ZoomClient::new(http, app.api_base_url.clone()),
+            state_ttl_secs: 600,
+        }
+    }
+
+    /// The state (from the authorize URL) and the browser nonce (from the cookie) of a start.
+    fn parts(started: &Started) -> (String, String) {
+        let (_, query) = started.authorize_url.split_once('?').expect("query");
+        let state = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("state="))
+            .expect("state")
+            .to_owned();
+        let cookie = started.cookie.split(';').next().expect("cookie");
+        let nonce = cookie.split_once('=').expect("name=value").1.to_owned();
+        (state, nonce)
+    }
+
+    #[tokio::test]
+    async fn another_browser_or_tenant_cannot_complete_a_tenants_flow() {
+        let flow = flow();
+        let started = flow.start("m").await.expect("start");
+        assert!(started.cookie.starts_with("__Host-"));
+        assert!(started.cookie.contains("HttpOnly; Secure; SameSite=Lax"));
+        let (state, nonce) = parts(&started);
+        let foreign = nonce_hash("the other browser's nonce");
+        let refused = [
+            Binding::Browser(&foreign),
+            Binding::Browser(""),
+            Binding::Tenant("n"),
+            Binding::Tenant(""),
+        ];
+        for binding in refused {
+            let outcome = flow.complete("code", &state, binding).await;
+            assert!(
+                matches!(outcome, Err(CallbackError::InvalidState)),
+                "refused before Zoom is asked"
+            );
+        }
+        assert!(flow.connections.get("m").await.expect("get").is_none());
+        assert!(flow.connections.get("n").await.expect("get").is_none());
+        // The state was left for the browser it belongs to: that one gets past the check (to
+        // Zoom, closed here), once.
+        let mine = nonce_hash(&nonce);
+        let outcome = flow.complete("code", &state, Binding::Browser(&mine)).await;
+        assert!(matches!(outcome, Err(CallbackError::ZoomUnavailable(_))));
+        let again = flow.complete("code", &state, Binding::Browser(&mine)).await;
+        assert!(
+            matches!(again, Err(CallbackError::InvalidState)),
+            "single use"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_api_callback_completes_only_the_callers_own_state() {
+        let flow = flow();
+        let (state_m, _) = parts(&flow.start("m").await.expect("start"));
+        let (state_n, nonce_n) = parts(&flow.start("n").await.expect("start"));
+        assert_ne!(state_m, state_n);
+        let outcome = flow.complete("code", &state_n, Binding::Tenant("m")).await;
+        assert!(matches!(outcome, Err(CallbackError::InvalidState)));
+        let outcome = flow.complete("code", &state_m, Binding::Tenant("m")).await;
+        assert!(matches!(outcome, Err(CallbackError::ZoomUnavailable(_))));
+        // n's flow is intact for n's browser; a declined flow is discarded by it only.
+        flow.discard(&state_n, "not n's nonce")
+            .await
+            .expect("discard");
+        flow.discard(&state_n, &nonce_n).await.expect("discard");
+        let outcome = flow.complete("code", &state_n, Binding::Tenant("n")).await;
+        assert!(
+            matches!(outcome, Err(CallbackError::InvalidState)),
+            "discarded by its own browser"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_tampered_or_unknown_state_is_refused() {
+        let flow = flow();
+        let (state, _) = parts(&flow.start("m").await.expect("start"));
+        for forged in [format!("{state}x"), String::new(), "z".repeat(512)] {
+            let outcome = flow.complete("code", &forged, Binding::Tenant("m")).await;
+            assert!(matches!(outcome, Err(CallbackError::InvalidState)));
+        }
+    }
 
     #[test]
     fn state_hash_is_sha256_hex() {

@@ -25,7 +25,7 @@ use zoom_shared::http::serve::Handler;
 use zoom_shared::http::{ApiError, Caller, CallerAuth, FieldError, Matched, Router, json};
 use zoom_shared::metrics::Metrics;
 use zoom_shared::owner::{Mode, Owner, Reach};
-use zoom_shared::purge::{DynamoPurge, PartitionPurger, PurgeJob, PurgeQueue};
+use zoom_shared::purge::{DynamoPurge, PartitionPurger};
 use zoom_shared::tokens::provider::owner;
 use zoom_shared::zoom::api::{Zoom, ZoomApi};
 use zoom_shared::zoom::models::ZoomUser;
@@ -36,6 +36,7 @@ use zoom_shared::idempotency::{self, Begin, DynamoIdempotency, IdempotencyStore,
 use crate::flow::{
     CallbackError, Completed, ConnectFlow, nonce_from_cookies, nonce_hash, state_hash,
 };
+use crate::lifecycle;
 use crate::settings::AuthSettings;
 
 /// Largest accepted request body.
@@ -339,23 +340,12 @@ impl AuthHandler {
         Ok(response)
     }
 
-    /// Stores a completed connection; when it replaced another Zoom user's connection, that
-    /// one's data is queued for purging first (so nothing of it is ever orphaned).
+    /// Stores a completed connection ([`lifecycle::store_completed`]).
     async fn finish(&self, completed: Completed) -> Result<Connection, CallbackError> {
-        if let Some(old) = completed.replaced {
-            self.queue_purge(&old, "reconnected")
-                .await
-                .map_err(|e| CallbackError::Store(zoom_shared::store::StoreError(e)))?;
-        }
-        self.connections.put(&completed.connection).await?;
+        let connection =
+            lifecycle::store_completed(&self.connections, &self.purge_queue, completed).await?;
         tracing::info!("zoom connected");
-        Ok(completed.connection)
-    }
-
-    /// Queues the purge of `owner`'s data (the first pass; it queues its own second pass).
-    async fn queue_purge(&self, owner: &Owner, reason: &str) -> Result<(), String> {
-        let job = PurgeJob::first(owner, reason);
-        self.purge_queue.queue_purge(&job, 0).await
+        Ok(connection)
     }
 
     /// The same exchange for apps whose redirect lands on their own front end.
@@ -472,16 +462,9 @@ impl AuthHandler {
                     tracing::warn!(error = %e, "revocation at Zoom failed; deleting our copy anyway");
                 }
             }
-            let owner = connection.owner();
-            // Queued before anything is deleted: a failure here leaves everything as it was
-            // (503, retry), and a timeout after it leaves the job to finish the work.
-            self.queue_purge(&owner, "disconnect")
-                .await
-                .map_err(ApiError::unavailable)?;
-            self.connections
-                .delete(tenant, &connection.connection_id)
-                .await
-                .map_err(store_problem)?;
+            // The purge is queued before anything is deleted: a failure here leaves everything
+            // as it was (503, retry), and a timeout after it leaves the job to finish the work.
+            let owner = lifecycle::remove(&self.connections, &self.purge_queue, connection).await?;
             // The items go now (the job deletes them again, with the archived files); a budget
             // spent or a storage failure here is the job's to finish.
             let deadline = budget(request);

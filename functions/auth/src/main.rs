@@ -3,6 +3,7 @@
 
 mod flow;
 mod handler;
+mod lifecycle;
 mod settings;
 
 use zoom_shared::aws::Queue;

@@ -155,7 +155,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_purge_removes_only_the_jobs_owner_and_queues_one_second_pass() {
+    async fn a_purge_removes_only_the_jobs_owner_and_its_second_pass_what_late_writers_left() {
         let purger = purger();
         let (m, n) = two_tenants(&purger).await;
         let job = PurgeJob {
@@ -171,9 +171,17 @@ mod tests {
         let queued = purger.queue.queued();
         assert_eq!(queued.len(), 1);
         assert_eq!((queued[0].0.pass, queued[0].1), (2, LATE_WRITER_DELAY_SECS));
-        // The second pass finds nothing left and queues nothing more.
+        // A request in flight at removal time writes into the old namespace after the first
+        // pass: the second pass removes it, and queues nothing more.
+        purger.items.add(&m, 1);
+        purger
+            .files
+            .put(&format!("{}late/c.mp4", m.object_prefix()));
         let answer = purger.handle(batch(&queued[0].0)).await;
         assert!(answer.batch_item_failures.is_empty());
+        assert_eq!(purger.items.count(&m), 0);
+        assert_eq!(purger.files.count(&m.object_prefix()), 0);
+        assert_eq!(purger.items.count(&n), 9);
         assert_eq!(purger.queue.queued().len(), 1);
     }
 
