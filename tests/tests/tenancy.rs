@@ -396,32 +396,24 @@ async fn two_users_of_one_account_each_see_only_their_own() {
 
 #[tokio::test]
 async fn server_to_server_tenants_are_bound_to_their_user_and_get_only_its_events() {
-    // The simulator's account id is known only once it runs: start the stack, read it, then
-    // start a watch of its own in Server-to-Server mode against the same simulator.
+    // A whole pipeline in Server-to-Server mode (API, webhooks, processor, archiver): the
+    // simulator's account id follows from its seed, so the watch is configured with it before
+    // either starts.
+    let seed = free_port().to_string();
+    let account_id = zoom_sim::ids::stable_id(seed.parse().expect("seed"), "account", 0);
     let env = isolated_pipeline(
-        &[],
-        &[],
+        &[("ZOOM_SIM_SEED", seed.as_str())],
+        &[("ZOOM_ACCOUNT_ID", account_id.as_str())],
         &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
         true,
     )
     .await;
-    let account_id = env.sim.get("account").await["account_id"]
-        .as_str()
-        .expect("account")
-        .to_owned();
+    assert_eq!(
+        env.sim.get("account").await["account_id"].as_str(),
+        Some(account_id.as_str())
+    );
     let acct = account(&env.sim).await;
-    let s2s = ExtraWatch::start(
-        &[
-            ("ZOOM_ACCOUNT_ID", account_id.as_str()),
-            ("ZOOM_API_BASE_URL", &format!("{}/v2", env.sim.url)),
-            ("ZOOM_OAUTH_BASE_URL", env.sim.url.as_str()),
-            ("ZOOM_EVENTS_QUEUE_URL", env.queues.0.as_str()),
-            ("ZOOM_ARCHIVE_QUEUE_URL", env.queues.1.as_str()),
-        ],
-        "/api/zoom/health",
-    )
-    .await;
-    let api = s2s.api.as_str();
+    let api = env.watch.api.as_str();
     let (alice, bob, admin, nobody) = (
         unique("s2s-alice"),
         unique("s2s-bob"),
@@ -478,6 +470,10 @@ async fn server_to_server_tenants_are_bound_to_their_user_and_get_only_its_event
         started_today(api, &admin_token).await == 1
     })
     .await;
+    eventually("bob's recording is queued for his archive", || async {
+        archive_records_of(&bob).await > 0
+    })
+    .await;
     eventually("the events queue is drained", || async {
         queue_depth(&env.queues.0).await == 0
     })
@@ -487,7 +483,27 @@ async fn server_to_server_tenants_are_bound_to_their_user_and_get_only_its_event
         0,
         "alice's analytics do not count bob's meeting"
     );
-    drop(s2s);
+    assert_eq!(
+        archive_records_of(&alice).await,
+        0,
+        "no archive job for the tenant that did not host"
+    );
+    // The archive holds only the host's files, under the host's prefix (downloaded with the
+    // account's token by the Server-to-Server archiver).
+    let bob_prefix = object_prefix(&bob, &connection_id(&bob).await.expect("bob bound"));
+    let alice_prefix = object_prefix(&alice, &connection_id(&alice).await.expect("alice bound"));
+    eventually("bob's files are archived", || async {
+        !bucket_versions(&bob_prefix).await.is_empty()
+    })
+    .await;
+    eventually("the archive queue is drained", || async {
+        queue_depth(&env.queues.1).await == 0
+    })
+    .await;
+    assert!(
+        bucket_versions(&alice_prefix).await.is_empty(),
+        "nothing of bob's lands under alice's prefix"
+    );
 }
 
 /// A deauthorization dated before the tenant's current connection (a late retry, a redrive
