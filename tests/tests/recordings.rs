@@ -305,6 +305,57 @@ async fn a_file_is_archived_then_downloaded_through_a_presigned_url() {
     );
 }
 
+/// A download that Zoom's CDN cuts off mid-stream (after one 8 MiB part went up): the archiver
+/// aborts its multipart upload, the record says `failed`, the job is delivered again, and the
+/// retry archives the whole file byte for byte. No unfinished upload is left behind.
+#[tokio::test]
+async fn a_download_cut_off_mid_copy_aborts_its_upload_and_the_retry_archives_it() {
+    let size: u64 = 12 * 1024 * 1024;
+    let env = isolated_archiving(&[("ZOOM_SIM_RECORDING_FILE_SIZE", &size.to_string())]).await;
+    let tenant = unique("cutoff");
+    connect(&env.watch.api, &tenant).await;
+    env.sim
+        .post(
+            "faults",
+            json!({"kind": "truncate", "count": 1, "truncate_bytes": 9 * 1024 * 1024}),
+        )
+        .await;
+    let recording = get(&env.watch.api, &tenant, "/api/zoom/recordings")
+        .await
+        .json()["recordings"][0]
+        .clone();
+    let file = recording["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["file_size"].as_u64() == Some(size))
+        .cloned()
+        .expect("a file of the configured size");
+    let url = archived_url(
+        &env.watch.api,
+        &tenant,
+        file["download_url"].as_str().expect("url"),
+        240,
+    )
+    .await;
+    assert_identical(&url, file["id"].as_str().expect("id"), size).await;
+    let stats = env.sim.get("stats").await;
+    assert!(
+        stats["cdn_downloads"].as_u64() >= Some(2),
+        "the first download was cut off and a second one made: {stats}"
+    );
+    assert!(
+        env.watch.logs().contains("RecordingArchiveFailed"),
+        "the cut-off copy is counted as a failed archive"
+    );
+    let prefix = object_prefix(&tenant, &connection_id(&tenant).await.expect("connected"));
+    assert!(
+        unfinished_uploads(&prefix).await.is_empty(),
+        "the cut-off upload was aborted"
+    );
+    assert_eq!(bucket_versions(&prefix).await.len(), 1, "one object, once");
+}
+
 /// Archives the first recording file of `size` bytes through an isolated stack and checks
 /// that it went up in parts, within `peak_budget_kb` of archiver memory, byte for byte.
 /// Returns the archiver's peak RSS in KiB.

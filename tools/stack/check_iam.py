@@ -13,11 +13,11 @@ Every decision for a function is a line of --audit. This check fails if:
     or a path no test takes. Reported always; a failure only with --full (the whole suite ran)
     and ZOOM_IAM_STRICT not 0 (default 1).
 
-Not counted as unused: what Lambda's SQS event source mapping does with the function's role
-(sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes on the queue of an SQS event;
-locally tools/sqs-poller does it under its own, unchecked key), pairs no request can ever
-use (DynamoDB authorises only Query and Scan against an index ARN), and the few grants of
-FAILURE_PATHS (each with its reason), which are listed apart.
+What Lambda's SQS event source mapping does with the function's role (sqs:ReceiveMessage,
+sqs:DeleteMessage, sqs:GetQueueAttributes on the queue of an SQS event) is checked like the
+rest: locally tools/sqs-poller signs those requests with the consuming function's own key.
+Not counted as unused: pairs no request can ever use (DynamoDB authorises only Query and
+Scan against an index ARN), listed apart.
 
 Usage: check_iam.py --policies .stack/iam-PREFIX.json --audit .stack/iam-PREFIX.jsonl [--full]
 """
@@ -28,14 +28,6 @@ import json
 import os
 import sys
 
-EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
-
-# Grants that only a failure uses, which no test of the suite provokes; each with why it is
-# needed. Kept short on purpose: everything else must be used by the run.
-FAILURE_PATHS = {
-    ("zoom-recording-archiver", "s3:AbortMultipartUpload"):
-        "the archiver aborts its multipart upload when the download breaks or the connection goes mid-copy",
-}
 INDEX_ACTIONS = {"dynamodb:Query", "dynamodb:Scan"}
 
 
@@ -68,9 +60,8 @@ def main():
         for action, resource in decision.get("grants", []):
             used[decision["principal"]].add((action, resource))
 
-    unused, by_mapping, unusable, failure_paths = [], [], [], []
+    unused, unusable = [], []
     for binary, principal in sorted(principals.items()):
-        queues = set(principal.get("event_source_queues", []))
         for statement in principal["statements"]:
             if statement.get("Effect") != "Allow":
                 continue
@@ -79,11 +70,7 @@ def main():
                     line = f"{binary} ({principal['function']}): {action} on {source}"
                     if (action, resource) in used[binary]:
                         continue
-                    if action in EVENT_SOURCE_MAPPING and resource in queues:
-                        by_mapping.append(line)
-                    elif (binary, action) in FAILURE_PATHS:
-                        failure_paths.append(f"{line}: {FAILURE_PATHS[(binary, action)]}")
-                    elif never_usable(action, resource):
+                    if never_usable(action, resource):
                         unusable.append(line)
                     else:
                         unused.append(line)
@@ -102,11 +89,8 @@ def main():
               "no test takes):", file=sys.stderr)
         for line in unused:
             print(f"  {line}", file=sys.stderr)
-    for title, lines in (("used by Lambda's SQS event source mapping (locally tools/sqs-poller, unchecked)",
-                          by_mapping),
-                         ("never usable by any request (DynamoDB authorises only Query and Scan on an index)",
-                          unusable),
-                         ("used only on a failure path no test provokes", failure_paths)):
+    for title, lines in (("never usable by any request (DynamoDB authorises only Query and Scan on an index)",
+                          unusable),):
         if lines:
             print(f"check_iam: not counted, {title}:")
             for line in lines:

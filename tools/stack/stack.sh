@@ -138,8 +138,12 @@ start_stack() {
   local iam=()
   if [[ -n "${STACK_OWN_EMULATOR:-}" ]]; then
     iam=(--iam-policies "$STATE/iam-$prefix.json" --iam-env-dir "$STATE/iam")
+    # sqs-poller reads each queue as its consuming function, as Lambda's event source mapping
+    # uses the function's role (so those grants are checked too).
+    export POLLER_CREDENTIALS_DIR="$STATE/iam"
   else
     rm -rf "$STATE/iam"
+    unset POLLER_CREDENTIALS_DIR
   fi
   "$VENV/bin/python" tools/stack/provision.py --template template.yaml --prefix "$prefix" \
     --env-out "$STATE/$prefix.env" "${iam[@]}" > /dev/null

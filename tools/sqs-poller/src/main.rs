@@ -13,9 +13,17 @@
 //!
 //! `POLLER_CONCURRENCY` (default 1) pollers run per queue, as Lambda runs several.
 //!
+//! As in AWS, the queue is read with the consuming function's own permissions (Lambda's event
+//! source mapping uses the function's role): with `POLLER_CREDENTIALS_DIR` set (the local
+//! stack's `.stack/iam`), `ReceiveMessage`, `DeleteMessage(Batch)` and `GetQueueAttributes`
+//! are signed with the credentials in `{dir}/{function}.env`, so the emulator checks them
+//! against what template.yaml grants that function. Without it, the environment's.
+//!
 //! One deliberate difference: a failed message is made visible again after
 //! `POLLER_RETRY_DELAY_SECS` (default 1) instead of the queue's whole visibility timeout, so
-//! local runs and tests do not wait minutes for a redelivery.
+//! local runs and tests do not wait minutes for a redelivery. That
+//! `ChangeMessageVisibility` is the poller's own (the environment's credentials): Lambda
+//! needs no such grant, and the function's role has none.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -94,6 +102,9 @@ async fn main() {
         .load()
         .await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let credentials_dir = std::env::var("POLLER_CREDENTIALS_DIR")
+        .ok()
+        .filter(|d| !d.trim().is_empty());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(900))
         .build()
@@ -109,9 +120,23 @@ async fn main() {
             "sqs-poller: {} -> {} ({pollers} poller(s))",
             route.queue_url, route.function
         );
+        let as_function = match &credentials_dir {
+            None => sqs.clone(),
+            Some(dir) => match function_credentials(dir, &route.function) {
+                Ok(credentials) => aws_sdk_sqs::Client::from_conf(
+                    aws_sdk_sqs::config::Builder::from(&sdk)
+                        .credentials_provider(credentials)
+                        .build(),
+                ),
+                Err(e) => fail(&e),
+            },
+        };
         for _ in 0..pollers {
             tokio::spawn(poll(
-                sqs.clone(),
+                Clients {
+                    as_function: as_function.clone(),
+                    own: sqs.clone(),
+                },
                 http.clone(),
                 watch.clone(),
                 route.clone(),
@@ -122,13 +147,45 @@ async fn main() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The credentials `{dir}/{function}.env` holds (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`).
+fn function_credentials(
+    dir: &str,
+    function: &str,
+) -> Result<aws_sdk_sqs::config::Credentials, String> {
+    let path = std::path::Path::new(dir).join(format!("{function}.env"));
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{} is unreadable: {e}", path.display()))?;
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+            .map(|v| v.trim().to_owned())
+            .ok_or_else(|| format!("{} has no {name}", path.display()))
+    };
+    Ok(aws_sdk_sqs::config::Credentials::new(
+        value("AWS_ACCESS_KEY_ID")?,
+        value("AWS_SECRET_ACCESS_KEY")?,
+        None,
+        None,
+        "sqs-poller",
+    ))
+}
+
+/// The two ways the poller talks to SQS.
+#[derive(Clone)]
+struct Clients {
+    /// As the consuming function (what Lambda's event source mapping does with its role).
+    as_function: aws_sdk_sqs::Client,
+    /// As the poller itself (the local-only early redelivery).
+    own: aws_sdk_sqs::Client,
+}
+
 fn fail(message: &str) -> ! {
     eprintln!("sqs-poller: configuration error: {message}");
     std::process::exit(1);
 }
 
 async fn poll(
-    sqs: aws_sdk_sqs::Client,
+    clients: Clients,
     http: reqwest::Client,
     watch: String,
     route: Route,
@@ -138,6 +195,7 @@ async fn poll(
         "{watch}/2015-03-31/functions/{}/invocations",
         route.function
     );
+    let sqs = &clients.as_function;
     let arn = sqs
         .get_queue_attributes()
         .queue_url(&route.queue_url)
@@ -153,7 +211,7 @@ async fn poll(
         })
         .unwrap_or_default();
     loop {
-        let messages = match gather(&sqs, &route).await {
+        let messages = match gather(sqs, &route).await {
             Ok(messages) => messages,
             Err(e) => {
                 eprintln!("sqs-poller: receive from {} failed: {e}", route.queue_url);
@@ -235,7 +293,8 @@ async fn poll(
                 continue;
             };
             if failed.iter().any(|f| f == id) {
-                let _ = sqs
+                let _ = clients
+                    .own
                     .change_message_visibility()
                     .queue_url(&route.queue_url)
                     .receipt_handle(handle)

@@ -24,6 +24,9 @@ pub enum FaultKind {
     DropAnswer,
     /// Answer normally after `latency_ms`.
     Latency,
+    /// Recording downloads only (`/_cdn/…`): send the headers of the whole file, then
+    /// `truncate_bytes` of it (default half), then reset: a download cut off mid-stream.
+    Truncate,
 }
 
 /// One fault rule.
@@ -52,6 +55,9 @@ pub struct Fault {
     /// For `429`: the daily-limit flavour.
     #[serde(default)]
     pub daily: bool,
+    /// For `truncate`: how many bytes are sent before the connection closes.
+    #[serde(default)]
+    pub truncate_bytes: Option<u64>,
 }
 
 /// The active fault rules, first match wins.
@@ -76,10 +82,26 @@ impl Faults {
         &self.rules
     }
 
-    /// Takes the fault that applies to this request, if any, counting it down.
+    /// Takes the fault that applies to this API request, if any, counting it down
+    /// (`truncate` rules apply to downloads only).
     pub fn take(&mut self, method: &str, path: &str) -> Option<Fault> {
+        self.take_where(method, path, |kind| *kind != FaultKind::Truncate)
+    }
+
+    /// Takes the `truncate` rule that applies to this download, if any, counting it down.
+    pub fn take_truncation(&mut self, path: &str) -> Option<Fault> {
+        self.take_where("GET", path, |kind| *kind == FaultKind::Truncate)
+    }
+
+    fn take_where(
+        &mut self,
+        method: &str,
+        path: &str,
+        kind: impl Fn(&FaultKind) -> bool,
+    ) -> Option<Fault> {
         let index = self.rules.iter().position(|rule| {
-            rule.path.as_deref().is_none_or(|p| path.starts_with(p))
+            kind(&rule.kind)
+                && rule.path.as_deref().is_none_or(|p| path.starts_with(p))
                 && rule
                     .method
                     .as_deref()
@@ -110,6 +132,7 @@ mod tests {
             hang_ms: None,
             retry_after: None,
             daily: false,
+            truncate_bytes: None,
         }
     }
 
@@ -127,5 +150,19 @@ mod tests {
         }
         faults.clear();
         assert!(faults.take("POST", "/oauth/token").is_none());
+    }
+
+    #[test]
+    fn truncations_apply_to_downloads_only() {
+        let mut faults = Faults::default();
+        faults.add(Fault {
+            kind: FaultKind::Truncate,
+            ..fault(None, Some(1))
+        });
+        assert!(faults.take("GET", "/v2/users").is_none());
+        assert!(faults.take_truncation("/_cdn/f1").is_some());
+        assert!(faults.take_truncation("/_cdn/f1").is_none(), "counted");
+        faults.add(fault(None, None));
+        assert!(faults.take_truncation("/_cdn/f1").is_none());
     }
 }

@@ -94,8 +94,18 @@ pub fn cdn(sim: &Sim, req: &Req) -> Reply {
     };
     let (size, kind) = (file.size, file.file_type);
     state.cdn_downloads += 1;
+    // A cut-off download: the whole file's length is announced, part of it sent, then the
+    // connection is reset mid-body.
+    let body = match state.faults.take_truncation(&req.raw_path) {
+        Some(fault) => {
+            state.world.stats.faults_injected += 1;
+            let at = fault.truncate_bytes.unwrap_or(size / 2);
+            PatternBody::cut(size, salt(&file_id), at.min(size.saturating_sub(1)))
+        }
+        None => PatternBody::new(size, salt(&file_id)),
+    };
     drop(state);
-    let mut reply = http::Response::new(PatternBody::new(size, salt(&file_id)).boxed());
+    let mut reply = http::Response::new(body.boxed());
     let headers = reply.headers_mut();
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     headers.insert(

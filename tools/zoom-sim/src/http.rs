@@ -126,6 +126,8 @@ pub struct PatternBody {
     offset: u64,
     len: u64,
     salt: u8,
+    /// Where the stream breaks off (an I/O error mid-body), if it does.
+    cut_at: Option<u64>,
 }
 
 /// Size of each produced chunk.
@@ -138,6 +140,16 @@ impl PatternBody {
             offset: 0,
             len,
             salt,
+            cut_at: None,
+        }
+    }
+
+    /// The same stream announced whole (`len` bytes) that breaks off after `cut_at` bytes:
+    /// the connection is reset mid-body, as a CDN dropping a download does.
+    pub fn cut(len: u64, salt: u8, cut_at: u64) -> Self {
+        Self {
+            cut_at: Some(cut_at.min(len)),
+            ..Self::new(len, salt)
         }
     }
 
@@ -155,10 +167,19 @@ impl Body for PatternBody {
         mut self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(cut) = self.cut_at
+            && self.offset >= cut
+        {
+            return Poll::Ready(Some(Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "download cut off (injected)",
+            ))));
+        }
         if self.offset >= self.len {
             return Poll::Ready(None);
         }
-        let n = CHUNK.min(self.len - self.offset);
+        let end = self.cut_at.unwrap_or(self.len);
+        let n = CHUNK.min(end - self.offset);
         let start = self.offset;
         let salt = self.salt;
         let chunk: Vec<u8> = (start..start + n).map(|p| Self::byte_at(p, salt)).collect();

@@ -232,6 +232,8 @@ async fn handle(
                     "Gateway timeout.",
                 ));
             }
+            // Never taken for an API request (`Faults::take` skips it): downloads only.
+            FaultKind::Truncate => {}
             FaultKind::Latency => {
                 tokio::time::sleep(Duration::from_millis(fault.latency_ms.unwrap_or(1_000))).await;
             }
