@@ -526,12 +526,15 @@ pub fn start_poller(api: &str, routes: &[(&str, &str)]) -> Poller {
 /// of an event source mapping at once).
 pub fn start_poller_with(api: &str, routes: &[(&str, &str)], pollers: u32) -> Poller {
     let routes: Vec<String> = routes.iter().map(|(q, f)| format!("{q}={f}")).collect();
+    // Its output is kept (what it handled, what failed) for a failing test to be read.
+    let log = std::env::temp_dir().join(format!("zoom-e2e-poller-{}.log", free_port()));
+    let out = std::fs::File::create(&log).expect("poller log");
     let child = Command::new(env_var("ZOOM_POLLER_BIN"))
         .env("POLLER_WATCH_URL", api)
         .env("POLLER_CONCURRENCY", pollers.to_string())
         .env("POLLER_ROUTES", routes.join(","))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(out.try_clone().expect("poller log"))
+        .stderr(out)
         .spawn()
         .expect("sqs-poller starts");
     Poller { child }

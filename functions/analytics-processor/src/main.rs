@@ -94,12 +94,18 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        // The invocation's deadline, as an instant of this process's clock.
+        // The invocation's deadline, as an instant of this process's clock. One already past
+        // when the invocation starts is not a real deadline (`cargo lambda watch` sends the
+        // fixed value 600000, a time in 1970): the template's timeout stands in for it.
         let left = event
             .context
             .deadline
             .saturating_sub(u64::try_from(zoom_shared::clock::now_millis()).unwrap_or(0));
-        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(left);
+        let left = match left {
+            0 => processor::FUNCTION_TIMEOUT,
+            ms => std::time::Duration::from_millis(ms),
+        };
+        let deadline = std::time::Instant::now() + left;
         Ok::<SqsBatchResponse, lambda_runtime::Error>(
             processor.handle(event.payload, deadline).await,
         )

@@ -39,6 +39,13 @@ use crate::ownership::{Removal, deauthorize, owners_for};
 /// Groups handled at once within a batch.
 pub const CONCURRENCY: usize = 4;
 
+/// The function's timeout in template.yaml (`AnalyticsProcessorFunction`), for when the
+/// runtime gives no usable deadline.
+pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long before the invocation's deadline no further message is started.
+pub const STOP_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why a message was not processed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -178,6 +185,16 @@ pub fn store(e: zoom_shared::store::StoreError) -> Failure {
 impl Processor {
     /// Handles a batch by `deadline`; returns the failed messages.
     pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
+        // No message starts this close to the deadline: those left are reported failed (SQS
+        // delivers them again) instead of the whole batch timing out and being run again.
+        let stop_at = deadline.checked_sub(STOP_MARGIN).unwrap_or(deadline);
+        tracing::info!(
+            messages = event.records.len(),
+            ms_left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis() as u64,
+            "batch received"
+        );
         let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
         for message in event.records {
             let key = message
@@ -193,6 +210,11 @@ impl Processor {
                 let mut failed = Vec::new();
                 for message in group {
                     let id = message.message_id.clone().unwrap_or_default();
+                    if Instant::now() >= stop_at {
+                        self.metrics.count("EventDeferred", 1.0, &[]);
+                        failed.push(id);
+                        continue;
+                    }
                     let span = tracing::info_span!("message", message_id = %id);
                     match self.message(&message, deadline).instrument(span).await {
                         Ok(()) => {}
@@ -487,6 +509,24 @@ impl Processor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stand-in timeout is the template's.
+    #[test]
+    fn the_fallback_timeout_is_the_templates() {
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+                .expect("template");
+        let function = template
+            .split("\n  AnalyticsProcessorFunction:\n")
+            .nth(1)
+            .expect("the processor's resource");
+        let timeout = function
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Timeout: "))
+            .and_then(|t| t.parse::<u64>().ok())
+            .expect("its Timeout");
+        assert_eq!(FUNCTION_TIMEOUT.as_secs(), timeout);
+    }
 
     /// `events/zoom-analytics-processor/batch.json` is an SQS event whose bodies are events.
     #[test]
