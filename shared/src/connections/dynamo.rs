@@ -272,15 +272,18 @@ impl ConnectionStore for DynamoConnections {
             .expression_attribute_values(":scopes", s(r.scopes.join(" ")))
             .expression_attribute_values(":active", s("active"))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":cid", s(&r.connection_id));
+            .expression_attribute_values(":cid", s(&r.connection_id))
+            .expression_attribute_values(":cat", n(r.connected_at));
         if let Some(api) = &r.api_url {
             request = request.expression_attribute_values(":api", s(api));
         }
         request = if r.force {
-            request.condition_expression("connection_id = :cid")
+            request.condition_expression("connection_id = :cid AND connected_at = :cat")
         } else {
             request
-                .condition_expression("connection_id = :cid AND version = :version")
+                .condition_expression(
+                    "connection_id = :cid AND connected_at = :cat AND version = :version",
+                )
                 .expression_attribute_values(":version", n(r.expected_version))
         };
         conditional(request.send().await)

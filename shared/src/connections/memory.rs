@@ -105,7 +105,10 @@ impl ConnectionStore for MemoryConnections {
         let Some((c, lease)) = items.get_mut(&r.tenant_id) else {
             return Ok(false);
         };
-        if c.connection_id != r.connection_id || (!r.force && c.version != r.expected_version) {
+        if c.connection_id != r.connection_id
+            || c.connected_at != r.connected_at
+            || (!r.force && c.version != r.expected_version)
+        {
             return Ok(false);
         }
         c.access_token = r.access_token.clone();

@@ -14,6 +14,10 @@ pub struct Refreshed {
     pub connection_id: String,
     /// The version the refresh started from.
     pub expected_version: i64,
+    /// The grant the refresh belongs to: the connection's `connected_at` (every authorization,
+    /// even of the same Zoom user, sets a new one), so a forced write never lands on a
+    /// connection re-authorized during the refresh.
+    pub connected_at: i64,
     /// Sealed access token.
     pub access_token: String,
     /// Sealed refresh token.
@@ -24,8 +28,8 @@ pub struct Refreshed {
     pub scopes: Vec<String>,
     /// API base.
     pub api_url: Option<String>,
-    /// Write even if the version moved, as long as it is the same connection (our grant is the
-    /// only live one).
+    /// Write even if the version moved, as long as it is the same connection and grant (our
+    /// refresh token is then the only live one).
     pub force: bool,
 }
 

@@ -415,6 +415,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     tenant_id: tenant.clone(),
                     connection_id: connection.connection_id.clone(),
                     expected_version: connection.version,
+                    connected_at: connection.connected_at,
                     access_token: sealed("access", &grant.access_token)?,
                     refresh_token: sealed("refresh", &new_refresh)?,
                     access_expires_at: now_secs() + grant.expires_in as i64,
@@ -566,6 +567,61 @@ mod tests {
                 api_url: None,
             })
         }
+    }
+
+    /// Zoom's token endpoint, and the same Zoom user re-authorizing (a new grant, the same
+    /// connection id) while the refresh is in flight.
+    struct ReauthorizedMeanwhile {
+        zoom: Arc<RotatingZoom>,
+        store: Arc<MemoryStore>,
+        vault: Arc<Vault>,
+    }
+
+    impl Refresher for ReauthorizedMeanwhile {
+        async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenGrant, OAuthError> {
+            let grant = self.zoom.refresh(refresh_token).await;
+            let mut c = self.store.get("acme").await.expect("get").expect("item");
+            c.access_token = self
+                .vault
+                .seal(&owner("acme", "access"), "at-reauthorized")
+                .expect("seal");
+            c.refresh_token = self
+                .vault
+                .seal(&owner("acme", "refresh"), "rt-reauthorized")
+                .expect("seal");
+            c.access_expires_at = now_secs() + 3600;
+            c.connected_at += 10;
+            c.version += 1;
+            self.store.put(&c).await.expect("put");
+            grant
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_never_overwrites_a_reauthorization_made_meanwhile() {
+        let (store, zoom, vault) = setup(0).await;
+        let p = TokenProvider::new(
+            store.clone(),
+            ReauthorizedMeanwhile {
+                zoom: zoom.clone(),
+                store: store.clone(),
+                vault: vault.clone(),
+            },
+            vault.clone(),
+            Metrics::in_memory("t").0,
+        );
+        p.fresh("acme", later()).await.expect("token");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        let access: SecretString = vault
+            .open(&owner("acme", "access"), &stored.access_token)
+            .expect("open");
+        assert_eq!(
+            access.expose_secret(),
+            "at-reauthorized",
+            "the new grant's tokens stay"
+        );
+        let next = p.fresh("acme", later()).await.expect("token");
+        assert_eq!(next.access_token.expose_secret(), "at-reauthorized");
     }
 
     fn later() -> Instant {
