@@ -399,7 +399,8 @@ async fn server_to_server_tenants_are_bound_to_their_user_and_get_only_its_event
     // A whole pipeline in Server-to-Server mode (API, webhooks, processor, archiver): the
     // simulator's account id follows from its seed, so the watch is configured with it before
     // either starts.
-    let seed = free_port().to_string();
+    // Above every port, so it never equals another isolated simulator's seed (its port).
+    let seed = (1_000_000 + u64::from(free_port())).to_string();
     let account_id = zoom_sim::ids::stable_id(seed.parse().expect("seed"), "account", 0);
     let env = isolated_pipeline(
         &[("ZOOM_SIM_SEED", seed.as_str())],

@@ -476,7 +476,7 @@ def check_meter(port):
         {"Put": {"TableName": table, "Item": item("ANALYTICS#t", "DAY#7", 100)}}]), "ValidationException")
     assert "Item" not in db.get_item(TableName=table, Key=key("ANALYTICS#t", "DAY#6")), "an invalid write was applied"
     faults = admin(port, "/_zoom/faults", {"invalid_every": 0})
-    assert faults["injected"] == {"transaction_conflict": 1, "throttle": 2, "invalid": 2}, faults
+    assert faults["injected"] == {"transaction_conflict": 1, "throttle": 2, "invalid": 2, "throttle_next": 0}, faults
     expected["PutItem"][0] += 2
     expected["TransactWriteItems"][0] += 2
     expected["GetItem"][1] += 1.0
@@ -500,6 +500,24 @@ def check_meter(port):
     items = admin(port, f"/_zoom/meter/items?table={table}")
     assert items["max_item_bytes"] == 5000 and items["max_item_key"]["pk"] == "A", items
     assert items["by_kind"]["ANALYTICS# DAY#*"]["count"] == 3, items["by_kind"]
+    # Throttle next: the next N writes of such a key whose UpdateExpression contains S are
+    # throttled (nothing applied); other expressions and keys pass, and N counts down.
+    admin(port, "/_zoom/faults", {"throttle_next": 2, "key_prefix": "TENANT#t",
+                                  "expression_contains": "refresh_token = :rt"})
+    rotate = {"UpdateExpression": "SET refresh_token = :rt", "ExpressionAttributeValues": {":rt": {"S": "r2"}}}
+    for _ in range(2):
+        failing(lambda: db.update_item(TableName=table, Key=key("TENANT#t", "CONNECTION"), **rotate),
+                "ProvisionedThroughputExceededException")
+    assert "Item" not in db.get_item(TableName=table, Key=key("TENANT#t", "CONNECTION")), "a throttled write was applied"
+    db.update_item(TableName=table, Key=key("TENANT#t", "CONNECTION"),
+                   UpdateExpression="SET lease_owner = :o", ExpressionAttributeValues={":o": {"S": "me"}})
+    db.update_item(TableName=table, Key=key("TENANT#u", "CONNECTION"), **rotate)
+    admin(port, "/_zoom/faults", {"throttle_next": 1, "key_prefix": "TENANT#t",
+                                  "expression_contains": "refresh_token = :rt"})
+    faults = admin(port, "/_zoom/faults", {"throttle_next": 0})
+    db.update_item(TableName=table, Key=key("TENANT#t", "CONNECTION"), **rotate)
+    assert faults["injected"]["throttle_next"] == 2, faults
+    assert db.get_item(TableName=table, Key=key("TENANT#t", "CONNECTION"))["Item"]["refresh_token"]["S"] == "r2"
     admin(port, "/_zoom/meter/reset", {})
     assert admin(port, "/_zoom/meter")["totals"]["requests"] == 0
     print(f"check_meter: {sum(e['requests'] for e in mine['dynamodb'].values())} DynamoDB requests charged "

@@ -780,6 +780,11 @@ werkzeug_app.DomainDispatcherApplication.__call__ = dispatch
 #                                      write (single or a transaction naming such an item) is
 #                                      refused with ValidationException, as DynamoDB refuses a
 #                                      request it finds malformed (nothing applied);
+#                                      {"throttle_next": N, "key_prefix": "P",
+#                                      "expression_contains": "S"}: the next N single writes
+#                                      (PutItem, UpdateItem, DeleteItem) of such an item whose
+#                                      UpdateExpression contains S (any, when S is absent) are
+#                                      throttled: a storage outage aimed at one kind of write;
 #                                      N = 0 turns a knob off.
 #
 # Rules where AWS publishes none, chosen and kept in one place: a cancelled transaction is
@@ -1168,9 +1173,10 @@ class _Faults:
         self.settings = {"transaction_conflict_every": 0, "transaction_conflict_prefix": "",
                          "throttle_every": 0, "throttle_prefix": "",
                          "throttle_error": "ProvisionedThroughputExceededException",
-                         "invalid_every": 0, "invalid_prefix": ""}
-        self.seen = {"transaction_conflict": 0, "throttle": 0, "invalid": 0}
-        self.injected = {"transaction_conflict": 0, "throttle": 0, "invalid": 0}
+                         "invalid_every": 0, "invalid_prefix": "",
+                         "throttle_next": 0, "throttle_next_prefix": "", "expression_contains": ""}
+        self.seen = {"transaction_conflict": 0, "throttle": 0, "invalid": 0, "throttle_next": 0}
+        self.injected = {"transaction_conflict": 0, "throttle": 0, "invalid": 0, "throttle_next": 0}
 
     def configure(self, given):
         with self.lock:
@@ -1187,6 +1193,11 @@ class _Faults:
                 self.settings["invalid_every"] = max(0, int(given["invalid_every"]))
                 self.settings["invalid_prefix"] = prefix or ""
                 self.seen["invalid"] = 0
+            if "throttle_next" in given:
+                self.settings["throttle_next"] = max(0, int(given["throttle_next"]))
+                self.settings["throttle_next_prefix"] = prefix or ""
+                self.settings["expression_contains"] = str(given.get("expression_contains") or "")
+                self.seen["throttle_next"] = 0
             if given.get("throttle_error") in ("ProvisionedThroughputExceededException", "ThrottlingException"):
                 self.settings["throttle_error"] = given["throttle_error"]
             return self.describe()
@@ -1216,8 +1227,28 @@ class _Faults:
                     out.append(i)
         return out
 
+    def _take_next(self, request):
+        """Whether this single write is one of the next N throttle_next aims at."""
+        if not self.settings["throttle_next"]:
+            return False
+        contains = self.settings["expression_contains"]
+        if contains and contains not in str(request.body.get("UpdateExpression") or ""):
+            return False
+        if not self._matching(request, self.settings["throttle_next_prefix"]):
+            return False
+        with self.lock:
+            if self.settings["throttle_next"] <= 0:
+                return False
+            self.settings["throttle_next"] -= 1
+            self.seen["throttle_next"] += 1
+            self.injected["throttle_next"] += 1
+            return True
+
     def inject(self, request):
         operation = request.operation
+        if operation in ("PutItem", "UpdateItem", "DeleteItem") and self._take_next(request):
+            request.fault = True
+            raise DynamodbException(ERROR_TYPE_PREFIX + self.settings["throttle_error"], THROTTLE_MESSAGE)
         if operation in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem") \
                 and self.settings["invalid_every"] \
                 and self._due("invalid", len(self._matching(request, self.settings["invalid_prefix"]))):

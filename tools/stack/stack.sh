@@ -210,7 +210,7 @@ start_stack() {
   purge_queue=$(grep '^ZOOM_PURGE_QUEUE_URL=' "$ZOOM_STACK_ENV_FILE" | cut -d= -f2-)
   log "sqs-poller: archive jobs -> zoom-recording-archiver, events -> zoom-analytics-processor, purge jobs -> zoom-tenant-purger"
   POLLER_WATCH_URL="$ZOOM_E2E_API" POLLER_CONCURRENCY="${POLLER_CONCURRENCY:-1}" \
-    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=30=100=2000,$purge_queue=zoom-tenant-purger=900" \
+    POLLER_ROUTES="$archive_queue=zoom-recording-archiver=900,$events_queue=zoom-analytics-processor=35=100=2000,$purge_queue=zoom-tenant-purger=900" \
     start "$STATE/poller-$prefix.log" "$ROOT/target/debug/sqs-poller"
 }
 

@@ -55,7 +55,8 @@ where
     let owners = connections.owners_of(account, user).await.map_err(store)?;
     let mut removal = Removal::default();
     for (owner, connected_at) in owners {
-        let users_own = owner.mode == Mode::UserOAuth
+        let users_own = !user.is_empty()
+            && owner.mode == Mode::UserOAuth
             && matches!(&owner.reach, Reach::User { zoom_user_id } if zoom_user_id == user);
         if !users_own {
             continue;
@@ -66,7 +67,12 @@ where
             removal.kept += 1;
             continue;
         };
-        let job = PurgeJob::first(&owner, "deauthorized");
+        // Decided as of the deauthorization: a reinstall after it (the same Zoom user, so the
+        // same connection id) that the delete below keeps is spared by the purger too.
+        let job = PurgeJob {
+            queued_at: at,
+            ..PurgeJob::first(&owner, "deauthorized")
+        };
         purges.queue_purge(&job, 0).await?;
         if connections
             .delete_if_connected_by(&owner.tenant_id, &owner.connection_id, at)
@@ -160,6 +166,10 @@ mod tests {
             (queued[0].0.owner.tenant_id.as_str(), queued[0].1),
             ("m", 0)
         );
+        // The purge is decided as of the deauthorization: a reinstall after it is spared.
+        assert_eq!(queued[0].0.queued_at, 150);
+        assert!(queued[0].0.spares("cm", 151));
+        assert!(!queued[0].0.spares("cm", 100));
         // A redelivery: nothing more to remove, nothing queued again.
         let again = deauthorize(&d, &purges, "acct", "u1", Some(150))
             .await

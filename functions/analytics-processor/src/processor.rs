@@ -46,6 +46,10 @@ pub const FUNCTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 /// How long before the invocation's deadline no further message is started.
 pub const STOP_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The least time left in which a message is still deferred (sent again) rather than reported
+/// failed.
+pub const DEFER_RESERVE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why a message was not processed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -133,6 +137,15 @@ fn attribute<'m>(message: &'m SqsMessage, name: &str) -> Option<&'m str> {
         .and_then(|a| a.string_value.as_deref())
 }
 
+/// A message's string attributes, as they are sent again.
+fn attributes_of(message: &SqsMessage) -> Vec<(&str, &str)> {
+    message
+        .message_attributes
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.string_value.as_deref()?)))
+        .collect()
+}
+
 fn dedup_key(message: &SqsMessage, body: &str) -> String {
     attribute(message, "dedup_key")
         .filter(|k| !k.is_empty() && k.len() <= 64)
@@ -185,8 +198,8 @@ pub fn store(e: zoom_shared::store::StoreError) -> Failure {
 impl Processor {
     /// Handles a batch by `deadline`; returns the failed messages.
     pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
-        // No message starts this close to the deadline: those left are reported failed (SQS
-        // delivers them again) instead of the whole batch timing out and being run again.
+        // No message starts this close to the deadline: those left are deferred (sent again,
+        // see `defer`) instead of the whole batch timing out and being run again.
         let stop_at = deadline.checked_sub(STOP_MARGIN).unwrap_or(deadline);
         tracing::info!(
             messages = event.records.len(),
@@ -211,8 +224,10 @@ impl Processor {
                 for message in group {
                     let id = message.message_id.clone().unwrap_or_default();
                     if Instant::now() >= stop_at {
-                        self.metrics.count("EventDeferred", 1.0, &[]);
-                        failed.push(id);
+                        if let Err(error) = self.defer(&message, deadline).await {
+                            tracing::warn!(message_id = %id, %error, "could not defer; left for redelivery");
+                            failed.push(id);
+                        }
                         continue;
                     }
                     let span = tracing::info_span!("message", message_id = %id);
@@ -245,6 +260,25 @@ impl Processor {
         response
     }
 
+    /// A message left unstarted near the deadline goes back to the end of the events queue as
+    /// it came (body and attributes), and this delivery succeeds: unlike a reported failure,
+    /// a deferral spends none of the message's receive count, so no message reaches the
+    /// dead-letter queue for having been deferred. Too close to the deadline even for that,
+    /// or the queue refusing, it is reported failed (redelivered, as before).
+    async fn defer(&self, message: &SqsMessage, deadline: Instant) -> Result<(), String> {
+        if Instant::now() + DEFER_RESERVE >= deadline {
+            return Err("no time left to defer".into());
+        }
+        self.settle_queue
+            .publish(
+                message.body.as_deref().unwrap_or_default(),
+                &attributes_of(message),
+            )
+            .await?;
+        self.metrics.count("EventDeferred", 1.0, &[]);
+        Ok(())
+    }
+
     /// Sends a message DynamoDB called invalid to the dead-letter queue at once, with why.
     async fn dead_letter(&self, message: &SqsMessage, reason: &str) -> Result<(), String> {
         tracing::error!(
@@ -252,11 +286,7 @@ impl Processor {
             "invalid request: the message goes to the dead-letter queue at once"
         );
         self.metrics.count("EventInvalid", 1.0, &[]);
-        let mut attributes: Vec<(&str, &str)> = message
-            .message_attributes
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.string_value.as_deref()?)))
-            .collect();
+        let mut attributes = attributes_of(message);
         attributes.push(("failure", reason));
         self.dead_letters
             .publish(message.body.as_deref().unwrap_or_default(), &attributes)

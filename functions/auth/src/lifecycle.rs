@@ -2,7 +2,8 @@
 //! completed flow (the Zoom user it replaced has its data purged) and removing a connection on
 //! disconnect. In both, the purge is queued before anything changes, so a failure or a timeout
 //! in between never orphans data, and a removal touches only the connection it was decided
-//! for (a reconnect meanwhile has another id, or a later `connected_at`, and stays).
+//! for: a reconnect to another Zoom user meanwhile has another connection id and stays (a
+//! re-authorization of the same user keeps the id, and the disconnect, decided later, wins).
 
 use zoom_shared::connections::{Connection, ConnectionStore};
 use zoom_shared::http::ApiError;
