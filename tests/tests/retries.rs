@@ -193,14 +193,33 @@ async fn a_create_zoom_refused_is_run_anew_by_the_retry_with_its_key() {
     assert_eq!(calls(&env.sim, CREATES).await, 1);
 }
 
-/// Storing the rotated pair fails right after Zoom rotated it (every attempt of the first
-/// refresh): the pair is kept, the connection keeps working, the pair is stored on the next use,
-/// and Zoom never sees a dead refresh token.
+/// Storing the rotated pair fails right after Zoom rotated it: the emulator throttles every
+/// write of that tenant's connection that stores a refresh token (on the wire, as a DynamoDB
+/// outage aimed at that write would; the lease before it goes through). The pair is kept, the
+/// connection keeps working, the pair is stored on the next use once DynamoDB is back, and Zoom
+/// never sees a dead refresh token.
 #[tokio::test]
 async fn a_storage_failure_right_after_rotation_loses_no_token() {
-    let env = isolated(&[("ZOOM_FAULT_STORE_FAILS_AFTER_REFRESH", "4")], 1).await;
+    let env = isolated(&[], 1).await;
     let tenant = unique("rotate");
     connect(&env.watch.api, &tenant).await;
+    let faults = format!(
+        "{}/_zoom/faults",
+        zoom_e2e::env("AWS_ENDPOINT_URL").trim_end_matches('/')
+    );
+    let set_fault = |next: u32| {
+        let faults = faults.clone();
+        let tenant = tenant.clone();
+        async move {
+            let answer = send(client().post(&faults).json(&json!({
+                "throttle_next": next, "key_prefix": format!("TENANT#{tenant}"),
+                "expression_contains": "refresh_token = :rt"
+            })))
+            .await;
+            assert_eq!(answer.status, 200, "{}", answer.text);
+            answer.json()
+        }
+    };
     let version = || async {
         let (client, table) = dynamodb().await;
         client
@@ -223,21 +242,37 @@ async fn a_storage_failure_right_after_rotation_loses_no_token() {
             .unwrap_or_default()
     };
     let before = version().await;
-    for round in 0..2 {
-        env.sim.post("tokens/expire", json!({"all": true})).await;
-        for call in 0..2 {
-            let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
-            assert_eq!(
-                answer.status, 200,
-                "round {round} call {call}: {}",
-                answer.text
-            );
-        }
-    }
+    // Round 1: every store of the rotated pair is throttled (more attempts than the SDK's
+    // retries and ours within the reserve can make).
+    set_fault(1000).await;
+    env.sim.post("tokens/expire", json!({"all": true})).await;
+    let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let described = set_fault(0).await;
+    assert!(
+        described["injected"]["throttle_next"].as_u64() >= Some(2),
+        "the stores were refused on the wire: {described}"
+    );
+    assert_eq!(
+        version().await,
+        before,
+        "nothing stored while DynamoDB refused"
+    );
+    // DynamoDB is back: the next use stores the kept pair (no second refresh).
+    let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_ne!(
+        version().await,
+        before,
+        "the kept pair is stored on the next use"
+    );
+    // Round 2: the stored pair is the live one, Zoom accepts it.
+    env.sim.post("tokens/expire", json!({"all": true})).await;
+    let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
     let stats = env.sim.get("stats").await;
     assert_eq!(stats["invalid_grant"], 0, "{stats}");
     assert_eq!(stats["tokens_refreshed"], 2, "{stats}");
-    assert_ne!(version().await, before, "the rotated pairs were stored");
 }
 
 /// A slow token endpoint (most of the request's budget) still ends with the rotated pair
@@ -255,16 +290,28 @@ async fn a_slow_refresh_still_stores_the_rotated_pair() {
         )
         .await;
     let first = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
-    assert!(
-        [200, 503, 504].contains(&first.status),
-        "a slow refresh is an answer, not a hang: {} {}",
-        first.status,
-        first.text
-    );
+    // 200 when the budget held (the usual case); on a loaded machine the budget can run out
+    // before the refresh may start (503, nothing refreshed) or after it (504: the pair is
+    // stored, the users call had no time left). Either way a problem with Retry-After, and
+    // never a rotation lost: exactly one refresh over both requests, no dead token used.
+    if first.status != 200 {
+        first.problem(first.status);
+        assert!(
+            [503, 504].contains(&first.status),
+            "{} {}",
+            first.status,
+            first.text
+        );
+        assert!(first.header("retry-after").is_some(), "{}", first.text);
+    }
     let next = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
     assert_eq!(next.status, 200, "{}", next.text);
     let stats = env.sim.get("stats").await;
     assert_eq!(stats["invalid_grant"], 0, "{stats}");
+    assert_eq!(
+        stats["tokens_refreshed"], 1,
+        "the slow refresh's pair was stored and used, or the refresh ran once later: {stats}"
+    );
 }
 
 #[tokio::test]

@@ -144,8 +144,10 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
         }
     }
 
-    /// Fault injection for tests: the next `count` attempts to store a rotated pair fail as a
-    /// storage outage would (`ZOOM_FAULT_STORE_FAILS_AFTER_REFRESH`).
+    /// Fault injection for unit tests: the next `count` attempts to store a rotated pair fail
+    /// as a storage outage would (end to end, the emulator's `throttle_next` fault does it on
+    /// the wire).
+    #[cfg(test)]
     pub fn with_store_faults(self, count: u32) -> Self {
         self.store_faults.store(count, Ordering::SeqCst);
         self

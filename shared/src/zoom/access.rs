@@ -62,19 +62,12 @@ impl ZoomAccess {
                 metrics.clone(),
                 account.clone(),
             )),
-            None => Tokens::User(
-                TokenProvider::new(
-                    DynamoConnections::new(table.clone()),
-                    oauth.clone(),
-                    vault.clone(),
-                    metrics.clone(),
-                )
-                .with_store_faults(
-                    env.optional("ZOOM_FAULT_STORE_FAILS_AFTER_REFRESH")
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(0),
-                ),
-            ),
+            None => Tokens::User(TokenProvider::new(
+                DynamoConnections::new(table.clone()),
+                oauth.clone(),
+                vault.clone(),
+                metrics.clone(),
+            )),
         };
         let zoom = Arc::new(Zoom {
             tokens,
