@@ -624,3 +624,85 @@ async fn analytics_input_is_validated_and_needs_a_caller() {
         "30 days back, inclusive"
     );
 }
+
+/// `meeting.updated` (a change made in Zoom, not through us) marks the stored copy stale: the
+/// next read of that meeting asks Zoom again and stores the answer, and the read after it is
+/// served from storage once more.
+#[tokio::test]
+async fn a_meeting_updated_in_zoom_is_read_again_from_zoom() {
+    let stack = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let account = stack.sim.get("account").await;
+    let account_id = account["account_id"].as_str().expect("account").to_owned();
+    let host = sim_users(&stack.sim, 1).await[0].clone();
+    let tenant = unique("updated");
+    connect(&stack.watch.api, &tenant).await;
+    let id = meetings_of(&stack.sim, &host).await[0];
+    let path = format!("/api/zoom/meetings/{id}");
+    let read = || async {
+        let answer = send(
+            client()
+                .get(format!("{}{path}", stack.watch.api))
+                .bearer_auth(jwt(&tenant)),
+        )
+        .await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        answer
+    };
+    let zoom_reads = || async {
+        stack.sim.get("stats").await["calls"]["GET /v2/meetings/{meetingId}"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    read().await;
+    let stored = zoom_reads().await;
+    read().await;
+    assert_eq!(zoom_reads().await, stored, "served from storage");
+    let body = json!({
+        "event": "meeting.updated", "event_ts": now() * 1000,
+        "payload": {"account_id": account_id, "operator": "admin@example.com",
+            "object": {"id": id, "host_id": host, "topic": "Renamed in Zoom"},
+            "old_object": {"id": id, "host_id": host}}
+    })
+    .to_string();
+    let secret = env("ZOOM_WEBHOOK_SECRET_TOKEN");
+    let answer = post_webhook(&stack.watch.api, &body, now(), &secret).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    // Once the event is processed, a read costs one Zoom call; until then it is served stored.
+    let started = std::time::Instant::now();
+    loop {
+        read().await;
+        if zoom_reads().await == stored + 1 {
+            break;
+        }
+        assert_eq!(zoom_reads().await, stored);
+        assert!(
+            started.elapsed() < PATIENCE,
+            "meeting.updated never made the copy stale"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    read().await;
+    assert_eq!(zoom_reads().await, stored + 1, "stored again, fresh");
+    // Another tenant's host in the event changes nothing of this tenant's copy.
+    let body = json!({
+        "event": "meeting.updated", "event_ts": now() * 1000,
+        "payload": {"account_id": account_id,
+            "object": {"id": id, "host_id": "someone-else"}}
+    })
+    .to_string();
+    let answer = post_webhook(&stack.watch.api, &body, now(), &secret).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    drained(&stack.queues.0).await;
+    read().await;
+    assert_eq!(
+        zoom_reads().await,
+        stored + 1,
+        "not this tenant's host: still fresh"
+    );
+}

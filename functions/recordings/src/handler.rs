@@ -514,6 +514,37 @@ mod tests {
         assert_eq!(body["recordings"].as_array().map(Vec::len), Some(2));
     }
 
+    #[tokio::test]
+    async fn a_list_cut_at_the_page_limit_says_it_is_incomplete() {
+        let h = handler();
+        let uri = "/api/zoom/recordings?from=2026-11-01&to=2026-11-27";
+        // Zoom always has one more page: the list stops at the limit and says so.
+        for who in ["u-alice", "me"] {
+            for page in 0..=MAX_PAGES_PER_WINDOW {
+                let token = if page == 0 {
+                    String::new()
+                } else {
+                    format!("p{page}")
+                };
+                let path = format!(
+                    "GET /users/{who}/recordings?from=2026-11-01&to=2026-11-27&page_size=300&next_page_token={token}"
+                );
+                let mut one = recording("u-alice");
+                one["uuid"] = json!(format!("uuid-{page}"));
+                let answer =
+                    json!({"meetings": [one], "next_page_token": format!("p{}", page + 1)});
+                h.zoom.answer(&path, Ok(Some(answer)));
+            }
+        }
+        let (status, body) = get(&h, "alice", uri).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["complete"], false, "{body}");
+        assert_eq!(
+            body["recordings"].as_array().map(Vec::len),
+            Some(MAX_PAGES_PER_WINDOW)
+        );
+    }
+
     /// The route table is exactly what `docs/openapi.yaml` documents for this function.
     #[test]
     fn routes_are_documented() {
