@@ -294,7 +294,7 @@ async fn send(stack: &Stack, bodies: Vec<String>, senders: usize) -> Result<Sent
 }
 
 /// The emulator's meter and the events queue, through the AWS endpoint.
-struct Aws {
+pub(crate) struct Aws {
     endpoint: String,
     queue_url: String,
     /// The events queue's dead-letter queue.
@@ -312,7 +312,7 @@ fn env_file_value(path: &str, name: &str) -> Option<String> {
 }
 
 impl Aws {
-    fn from_env(http: reqwest::Client) -> Result<Self, String> {
+    pub(crate) fn from_env(http: reqwest::Client) -> Result<Self, String> {
         let var = |name: &str| {
             std::env::var(name)
                 .map_err(|_| format!("{name} is not set: run through tools/stack/stack.sh cost"))
@@ -358,7 +358,7 @@ impl Aws {
     }
 
     /// Messages in the events queue, visible, in flight and delayed.
-    async fn queue_depth(&self) -> Result<u64, String> {
+    pub(crate) async fn queue_depth(&self) -> Result<u64, String> {
         self.depth(&self.queue_url).await
     }
 

@@ -355,11 +355,22 @@ pub async fn run(stack: &Stack, tenant: &str, options: &Options) -> Result<Repor
         Some(task) => task.await.unwrap_or(0),
         None => 0,
     };
-    // Drain: until exact, or until nothing moved for 3 minutes.
+    // Drain: until exact, or until nothing moved for 3 minutes: neither the analytics nor the
+    // events queue's depth (a meeting's figures appear only when it settles, and its settle job
+    // queues behind the backlog, so the figures can stand still while the queue drains).
     let draining = Instant::now();
     let mut got = Totals::of(&Value::Null);
     let mut last_change = Instant::now();
+    let queue = crate::cost::Aws::from_env(stack.http.clone()).ok();
+    let mut depth = None;
     while last_change.elapsed() < Duration::from_secs(180) {
+        if let Some(queue) = &queue
+            && let Ok(now) = queue.queue_depth().await
+            && depth != Some(now)
+        {
+            depth = Some(now);
+            last_change = Instant::now();
+        }
         if let Some(now) = analytics(stack, tenant, &date).await {
             if now != got {
                 last_change = Instant::now();
