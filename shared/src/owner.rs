@@ -101,7 +101,7 @@ impl Owner {
 
     /// The connection's namespace: `{tenant}#{connection}` (tenant ids never contain `#`).
     pub fn namespace(&self) -> String {
-        format!("{}#{}", self.tenant_id, self.connection_id)
+        namespace(&self.tenant_id, &self.connection_id)
     }
 
     /// The partition of the connection's meetings, caches, archive records and timelines.
@@ -132,6 +132,11 @@ impl Owner {
     pub fn object_prefix(&self) -> String {
         object_prefix(&self.tenant_id, &self.connection_id)
     }
+}
+
+/// The namespace of a connection's data: `{tenant}#{connection}`.
+pub fn namespace(tenant_id: &str, connection_id: &str) -> String {
+    format!("{tenant_id}#{connection_id}")
 }
 
 /// The bucket prefix of a connection's files: `tenants/{sha256(tenant)[..16]}/{connection}/`.

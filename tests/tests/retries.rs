@@ -195,9 +195,9 @@ async fn a_create_zoom_refused_is_run_anew_by_the_retry_with_its_key() {
 
 /// Storing the rotated pair fails right after Zoom rotated it: the emulator throttles every
 /// write of that tenant's connection that stores a refresh token (on the wire, as a DynamoDB
-/// outage aimed at that write would; the lease before it goes through). The pair is kept, the
-/// connection keeps working, the pair is stored on the next use once DynamoDB is back, and Zoom
-/// never sees a dead refresh token.
+/// outage aimed at that write would; the lease before it goes through). The pair is kept aside
+/// in an item of its own, the connection keeps working, another function rolls the pair
+/// forward once DynamoDB is back, and Zoom never sees a dead refresh token.
 #[tokio::test]
 async fn a_storage_failure_right_after_rotation_loses_no_token() {
     let env = isolated(&[], 1).await;
@@ -258,14 +258,21 @@ async fn a_storage_failure_right_after_rotation_loses_no_token() {
         before,
         "nothing stored while DynamoDB refused"
     );
-    // DynamoDB is back: the next use stores the kept pair (no second refresh).
+    assert!(
+        scan_table()
+            .await
+            .iter()
+            .any(|i| i.contains(&format!("DATA#{tenant}#")) && i.contains("PENDING_PAIR")),
+        "the rotated pair is kept aside in an item of its own"
+    );
+    // DynamoDB is back. Another function (another process, holding nothing in memory) needs a
+    // token: it rolls the kept pair forward instead of refreshing with the dead token.
+    let answer = get(&env.watch.api, &tenant, "/api/zoom/meetings?refresh=true").await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_ne!(version().await, before, "the kept pair is stored");
+    assert_eq!(env.sim.get("stats").await["tokens_refreshed"], 1);
     let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
     assert_eq!(answer.status, 200, "{}", answer.text);
-    assert_ne!(
-        version().await,
-        before,
-        "the kept pair is stored on the next use"
-    );
     // Round 2: the stored pair is the live one, Zoom accepts it.
     env.sim.post("tokens/expire", json!({"all": true})).await;
     let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;

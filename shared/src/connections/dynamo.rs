@@ -338,6 +338,85 @@ impl ConnectionStore for DynamoConnections {
                 .await,
         )
     }
+
+    async fn keep_pending_pair(&self, r: &Refreshed) -> Result<(), StoreError> {
+        // UpdateItem (an upsert): every function that refreshes tokens holds it already.
+        let mut expression = "SET access_token = :at, refresh_token = :rt, \
+             access_expires_at = :exp, scopes = :scopes, expected_version = :version, \
+             connected_at = :cat, #ttl = :ttl"
+            .to_owned();
+        if r.api_url.is_some() {
+            expression.push_str(", api_url = :api");
+        }
+        let mut request = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(pending_key(&r.tenant_id, &r.connection_id)))
+            .update_expression(expression)
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":at", s(&r.access_token))
+            .expression_attribute_values(":rt", s(&r.refresh_token))
+            .expression_attribute_values(":exp", n(r.access_expires_at))
+            .expression_attribute_values(":scopes", s(r.scopes.join(" ")))
+            .expression_attribute_values(":version", n(r.expected_version))
+            .expression_attribute_values(":cat", n(r.connected_at))
+            .expression_attribute_values(
+                ":ttl",
+                n(crate::clock::now_secs() + PENDING_PAIR_TTL_SECS),
+            );
+        if let Some(api) = &r.api_url {
+            request = request.expression_attribute_values(":api", s(api));
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::from_sdk(&e))
+    }
+
+    async fn pending_pair(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+    ) -> Result<Option<Refreshed>, StoreError> {
+        let Some(item) = self
+            .table
+            .get(pending_key(tenant, connection_id), true)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Refreshed {
+            tenant_id: tenant.to_owned(),
+            connection_id: connection_id.to_owned(),
+            expected_version: number(&item, "expected_version").unwrap_or_default(),
+            connected_at: number(&item, "connected_at").unwrap_or_default(),
+            access_token: text(&item, "access_token").unwrap_or_default(),
+            refresh_token: text(&item, "refresh_token").unwrap_or_default(),
+            access_expires_at: number(&item, "access_expires_at").unwrap_or_default(),
+            scopes: text(&item, "scopes")
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            api_url: text(&item, "api_url"),
+            force: false,
+        }))
+    }
+}
+
+/// How long a kept pair lives (DynamoDB's TTL removes it; a pair is live only until the
+/// connection moves past the version it refreshed, so a stale one is never applied).
+pub const PENDING_PAIR_TTL_SECS: i64 = 7 * 86_400;
+
+/// The item of a connection's kept rotated pair: in its data partition (purged with it).
+fn pending_key(tenant: &str, connection_id: &str) -> Item {
+    key(
+        format!("DATA#{}", crate::owner::namespace(tenant, connection_id)),
+        "PENDING_PAIR",
+    )
 }
 
 impl DynamoConnections {

@@ -17,6 +17,7 @@ type Entry = (Connection, Option<(String, i64)>);
 #[derive(Debug, Default)]
 pub struct MemoryConnections {
     items: Mutex<HashMap<String, Entry>>,
+    pending: Mutex<HashMap<(String, String), Refreshed>>,
 }
 
 impl MemoryConnections {
@@ -160,6 +161,31 @@ impl ConnectionStore for MemoryConnections {
         c.version += 1;
         *lease = None;
         Ok(true)
+    }
+
+    async fn keep_pending_pair(&self, pair: &Refreshed) -> Result<(), StoreError> {
+        self.pending().insert(
+            (pair.tenant_id.clone(), pair.connection_id.clone()),
+            pair.clone(),
+        );
+        Ok(())
+    }
+
+    async fn pending_pair(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+    ) -> Result<Option<Refreshed>, StoreError> {
+        Ok(self
+            .pending()
+            .get(&(tenant.to_owned(), connection_id.to_owned()))
+            .cloned())
+    }
+}
+
+impl MemoryConnections {
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Refreshed>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -100,6 +100,22 @@ pub trait ConnectionStore: Send + Sync {
         connection_id: &str,
         version: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Keeps a rotated pair that could not be stored on the connection in an item of its own
+    /// (in the connection's data partition, so a purge removes it), for any process to roll
+    /// forward ([`ConnectionStore::pending_pair`]). One per connection; a later one replaces it.
+    fn keep_pending_pair(
+        &self,
+        pair: &Refreshed,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The pair kept for `connection_id` of `tenant`, if any (strongly consistent). It is live
+    /// only while the connection is still at the grant and version it refreshed.
+    fn pending_pair(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+    ) -> impl Future<Output = Result<Option<Refreshed>, StoreError>> + Send;
 }
 
 /// Which owners an event belongs to.

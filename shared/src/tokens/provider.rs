@@ -12,10 +12,13 @@
 //! - a refresh starts only with enough of the request's budget left for Zoom's answer
 //!   ([`OAUTH_TIMEOUT`]) and for storing it ([`STORE_RESERVE`]), else the caller gets a 503 to
 //!   retry: a rotated pair is never abandoned by a request that runs out of time;
-//! - the rotated pair is stored (conditioned on the connection it refreshed) with retries
-//!   within [`STORE_RESERVE`]; if storing still fails, the pair is kept in this process (and
-//!   its lease held) and stored again on the next use, so the live refresh token is not lost
-//!   to a storage hiccup.
+//! - the rotated pair is stored (conditioned on the connection and grant it refreshed) with
+//!   retries within [`STORE_RESERVE`]; if storing still fails, the pair is kept aside in an
+//!   item of its own and in this process, and the lease let go: the next refresh by any
+//!   process rolls the kept pair forward (stores it) before anything else, and this process
+//!   stores it on its next use unless that happened already. A kept pair is applied only while
+//!   the connection is still at the version it refreshed, so a stale copy never overwrites a
+//!   newer rotation.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -233,14 +236,59 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
             .get(tenant)
             .cloned();
         let (mut update, credential) = pending?;
-        if self.store_pair(&mut update).await.is_ok() {
+        let forget = || {
             self.pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(tenant);
+        };
+        // Another process may have rolled the kept pair forward, and refreshed since: then this
+        // copy is stale (its refresh token dead) and must never be written over the newer one.
+        match self.store.get(tenant).await {
+            Ok(Some(current)) if current.refresh_token == update.refresh_token => {
+                forget();
+                return Some(credential);
+            }
+            Ok(Some(current))
+                if current.connection_id == update.connection_id
+                    && current.connected_at == update.connected_at
+                    && (current.version == update.expected_version
+                        || current.status == ConnectionStatus::NeedsReauth) => {}
+            Ok(_) => {
+                forget();
+                return None;
+            }
+            Err(_) => return Some(credential),
+        }
+        if self.store_pair(&mut update).await.is_ok() {
+            forget();
             tracing::info!("a rotated token pair kept in memory is stored now");
         }
         Some(credential)
+    }
+
+    /// Rolls forward the pair another process kept aside ([`ConnectionStore::keep_pending_pair`])
+    /// when it is still the live one (the connection is at the grant and version it
+    /// refreshed): stores it on the connection. Whether it did.
+    async fn roll_forward(&self, current: &Connection) -> Result<bool, TokenError> {
+        let Some(mut pair) = self
+            .store
+            .pending_pair(&current.tenant_id, &current.connection_id)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let live = pair.connected_at == current.connected_at
+            && pair.expected_version == current.version
+            && pair.refresh_token != current.refresh_token;
+        if !live {
+            return Ok(false);
+        }
+        self.store_pair(&mut pair).await?;
+        self.metrics
+            .count("TokenRefresh", 1.0, &[("Outcome", "rolled_forward")]);
+        tracing::info!("a rotated pair kept aside by another process is stored now");
+        Ok(true)
     }
 
     /// Stores a rotated pair: conditioned on the connection and the version it refreshed, then
@@ -370,6 +418,11 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     self.store.release_lease(tenant, &self.owner_id).await?;
                     return Ok(credential);
                 }
+                // A pair another process could not store is the live one: store it first (the
+                // lease goes with the write), then look again.
+                if self.roll_forward(&current).await? {
+                    continue;
+                }
                 if deadline.saturating_duration_since(Instant::now())
                     < OAUTH_TIMEOUT + STORE_RESERVE / 2
                 {
@@ -435,10 +488,19 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                 };
                 if let Err(e) = self.store_pair(&mut update).await {
                     // The old refresh token is dead and this pair is the only live one: keep it
-                    // (the lease stays ours until it expires) and store it on the next use.
-                    tracing::error!(error = %e, "rotated tokens not stored yet; kept in this process");
+                    // in an item of its own, for any process to roll forward, and in this
+                    // process; then let the lease go, so others may roll it forward at once.
+                    tracing::error!(error = %e, "rotated tokens not stored yet; kept aside");
                     self.metrics
                         .count("TokenRefresh", 1.0, &[("Outcome", "store_pending")]);
+                    match self.store.keep_pending_pair(&update).await {
+                        Ok(()) => {
+                            let _ = self.store.release_lease(&tenant, &self.owner_id).await;
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "the rotated pair is kept in this process only");
+                        }
+                    }
                     self.pending
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -537,6 +599,16 @@ mod tests {
             version: i64,
         ) -> Result<bool, StoreError> {
             self.as_ref().mark_needs_reauth(tenant, id, version).await
+        }
+        async fn keep_pending_pair(&self, pair: &Refreshed) -> Result<(), StoreError> {
+            self.as_ref().keep_pending_pair(pair).await
+        }
+        async fn pending_pair(
+            &self,
+            tenant: &str,
+            id: &str,
+        ) -> Result<Option<Refreshed>, StoreError> {
+            self.as_ref().pending_pair(tenant, id).await
         }
     }
 
@@ -803,6 +875,16 @@ mod tests {
         ) -> Result<bool, StoreError> {
             self.inner.mark_needs_reauth(tenant, id, version).await
         }
+        async fn keep_pending_pair(&self, pair: &Refreshed) -> Result<(), StoreError> {
+            self.inner.keep_pending_pair(pair).await
+        }
+        async fn pending_pair(
+            &self,
+            tenant: &str,
+            id: &str,
+        ) -> Result<Option<Refreshed>, StoreError> {
+            self.inner.pending_pair(tenant, id).await
+        }
     }
 
     #[tokio::test]
@@ -856,6 +938,52 @@ mod tests {
         let stored = store.get("acme").await.expect("get").expect("item");
         assert_eq!(stored.version, 2, "the rotated pair is stored");
         assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_pair_one_process_cannot_store_is_rolled_forward_by_another() {
+        let (store, zoom, vault) = setup(0).await;
+        // Process A: Zoom rotates, every store of the pair on the connection fails.
+        let a = TokenProvider::new(
+            store.clone(),
+            zoom.clone(),
+            vault.clone(),
+            Metrics::in_memory("t").0,
+        )
+        .with_store_faults(1000);
+        let first = a
+            .fresh("acme", later())
+            .await
+            .expect("the rotated token is used");
+        assert_eq!(first.access_token.expose_secret(), "at-0");
+        assert_eq!(
+            store.get("acme").await.expect("get").expect("item").version,
+            1
+        );
+        // Process B (another function, or A after a restart) needs a token: it stores the
+        // kept pair and uses it; Zoom is not asked, no dead refresh token is sent.
+        let b = provider(&store, &zoom, &vault);
+        let used = b.fresh("acme", later()).await.expect("token");
+        assert_eq!(used.access_token.expose_secret(), "at-0");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        assert_eq!(stored.version, 2, "rolled forward");
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
+        // B refreshes again later (a 401): the kept pair's refresh token is the live one.
+        let renewed = b
+            .after_unauthorized("acme", &used, later())
+            .await
+            .expect("renewed");
+        assert_eq!(renewed.access_token.expose_secret(), "at-1");
+        // A still holds its copy in memory: stale now, it is dropped, never written over B's.
+        a.store_faults.store(0, Ordering::SeqCst);
+        let again = a.fresh("acme", later()).await.expect("token");
+        assert_eq!(again.access_token.expose_secret(), "at-1");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        let refresh: SecretString = vault
+            .open(&owner("acme", "refresh"), &stored.refresh_token)
+            .expect("open");
+        assert_eq!(refresh.expose_secret(), "rt-1", "the newest rotation stays");
+        assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0, "no dead token sent");
     }
 
     #[tokio::test]
