@@ -305,6 +305,18 @@ async fn a_file_is_archived_then_downloaded_through_a_presigned_url() {
     );
 }
 
+/// The file of `size` bytes (the simulator's configured size) of the tenant's first recording.
+async fn file_of_size(api: &str, tenant: &str, size: u64) -> Value {
+    let recording = get(api, tenant, "/api/zoom/recordings").await.json()["recordings"][0].clone();
+    recording["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .find(|f| f["file_size"].as_u64() == Some(size))
+        .cloned()
+        .expect("a file of the configured size")
+}
+
 /// A download that Zoom's CDN cuts off mid-stream (after one 8 MiB part went up): the archiver
 /// aborts its multipart upload, the record says `failed`, the job is delivered again, and the
 /// retry archives the whole file byte for byte. No unfinished upload is left behind.
@@ -320,17 +332,7 @@ async fn a_download_cut_off_mid_copy_aborts_its_upload_and_the_retry_archives_it
             json!({"kind": "truncate", "count": 1, "truncate_bytes": 9 * 1024 * 1024}),
         )
         .await;
-    let recording = get(&env.watch.api, &tenant, "/api/zoom/recordings")
-        .await
-        .json()["recordings"][0]
-        .clone();
-    let file = recording["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .find(|f| f["file_size"].as_u64() == Some(size))
-        .cloned()
-        .expect("a file of the configured size");
+    let file = file_of_size(&env.watch.api, &tenant, size).await;
     let url = archived_url(
         &env.watch.api,
         &tenant,
@@ -363,17 +365,7 @@ async fn archive_bounded(size: u64, peak_budget_kb: u64, deadline_secs: u64) -> 
     let env = isolated_archiving(&[("ZOOM_SIM_RECORDING_FILE_SIZE", &size.to_string())]).await;
     let tenant = unique("big");
     connect(&env.watch.api, &tenant).await;
-    let recording = get(&env.watch.api, &tenant, "/api/zoom/recordings")
-        .await
-        .json()["recordings"][0]
-        .clone();
-    let file = recording["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .find(|f| f["file_size"].as_u64() == Some(size))
-        .cloned()
-        .expect("a file of the configured size");
+    let file = file_of_size(&env.watch.api, &tenant, size).await;
     let url = archived_url(
         &env.watch.api,
         &tenant,
