@@ -91,6 +91,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .optional("ZOOM_PROCESSOR_CONCURRENCY")
             .and_then(|c| c.parse().ok())
             .unwrap_or(processor::CONCURRENCY),
+        stop_margin: env
+            .optional("ZOOM_PROCESSOR_STOP_MARGIN_SECS")
+            .and_then(|c| c.parse().ok())
+            .map(std::time::Duration::from_secs_f64)
+            .unwrap_or(processor::STOP_MARGIN),
     };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {

@@ -14,6 +14,7 @@
 //! it could replay or forge) is acknowledged and counted, never applied.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -122,6 +123,9 @@ pub struct Processor {
     pub crash_after_claim: Option<String>,
     /// Groups handled at once within a batch (default [`CONCURRENCY`]).
     pub concurrency: usize,
+    /// How long before the deadline no further message is started (default [`STOP_MARGIN`];
+    /// `ZOOM_PROCESSOR_STOP_MARGIN_SECS`, for tests that make deferral happen).
+    pub stop_margin: std::time::Duration,
 }
 
 fn random_id() -> String {
@@ -198,9 +202,9 @@ pub fn store(e: zoom_shared::store::StoreError) -> Failure {
 impl Processor {
     /// Handles a batch by `deadline`; returns the failed messages.
     pub async fn handle(&self, event: SqsEvent, deadline: Instant) -> SqsBatchResponse {
-        // No message starts this close to the deadline: those left are deferred (sent again,
-        // see `defer`) instead of the whole batch timing out and being run again.
-        let stop_at = deadline.checked_sub(STOP_MARGIN).unwrap_or(deadline);
+        // No message starts this close to the deadline: those left are deferred together (sent
+        // again, see `defer`) instead of the whole batch timing out and being run again.
+        let stop_at = deadline.checked_sub(self.stop_margin).unwrap_or(deadline);
         tracing::info!(
             messages = event.records.len(),
             ms_left = deadline
@@ -208,6 +212,7 @@ impl Processor {
                 .as_millis() as u64,
             "batch received"
         );
+        let started = &AtomicBool::new(false);
         let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
         for message in event.records {
             let key = message
@@ -218,16 +223,14 @@ impl Processor {
                 .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
             groups.entry(key).or_default().push(message);
         }
-        let failed: Vec<Vec<String>> = futures_util::stream::iter(groups.into_values())
+        let outcomes: Vec<(Vec<String>, Vec<SqsMessage>)> = futures_util::stream::iter(groups.into_values())
             .map(|group| async move {
-                let mut failed = Vec::new();
+                let (mut failed, mut deferred) = (Vec::new(), Vec::new());
                 for message in group {
                     let id = message.message_id.clone().unwrap_or_default();
-                    if Instant::now() >= stop_at {
-                        if let Err(error) = self.defer(&message, deadline).await {
-                            tracing::warn!(message_id = %id, %error, "could not defer; left for redelivery");
-                            failed.push(id);
-                        }
+                    // One message of the batch always runs, so every batch makes progress.
+                    if Instant::now() >= stop_at && started.swap(true, Ordering::SeqCst) {
+                        deferred.push(message);
                         continue;
                     }
                     let span = tracing::info_span!("message", message_id = %id);
@@ -246,13 +249,19 @@ impl Processor {
                         }
                     }
                 }
-                failed
+                (failed, deferred)
             })
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
+        let (failed, deferred): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
+        let mut failed: Vec<String> = failed.into_iter().flatten().collect();
+        failed.extend(
+            self.defer(deferred.into_iter().flatten().collect(), deadline)
+                .await,
+        );
         let mut response = SqsBatchResponse::default();
-        for id in failed.into_iter().flatten().filter(|id| !id.is_empty()) {
+        for id in failed.into_iter().filter(|id| !id.is_empty()) {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -260,23 +269,42 @@ impl Processor {
         response
     }
 
-    /// A message left unstarted near the deadline goes back to the end of the events queue as
-    /// it came (body and attributes), and this delivery succeeds: unlike a reported failure,
-    /// a deferral spends none of the message's receive count, so no message reaches the
-    /// dead-letter queue for having been deferred. Too close to the deadline even for that,
-    /// or the queue refusing, it is reported failed (redelivered, as before).
-    async fn defer(&self, message: &SqsMessage, deadline: Instant) -> Result<(), String> {
-        if Instant::now() + DEFER_RESERVE >= deadline {
-            return Err("no time left to defer".into());
+    /// Messages left unstarted near the deadline go back to the end of the events queue as
+    /// they came (body and attributes; SendMessageBatch, ten at a time) and their deliveries
+    /// succeed: unlike a reported failure, a deferral spends none of a message's receive count,
+    /// so no message reaches the dead-letter queue for having been deferred. Too close to the
+    /// deadline even for that, or refused by the queue, a message is reported failed
+    /// (redelivered, as before). Returns the ids to report failed.
+    async fn defer(&self, messages: Vec<SqsMessage>, deadline: Instant) -> Vec<String> {
+        let id = |m: &SqsMessage| m.message_id.clone().unwrap_or_default();
+        if messages.is_empty() {
+            return Vec::new();
         }
-        self.settle_queue
-            .publish(
-                message.body.as_deref().unwrap_or_default(),
-                &attributes_of(message),
-            )
-            .await?;
-        self.metrics.count("EventDeferred", 1.0, &[]);
-        Ok(())
+        if Instant::now() + DEFER_RESERVE >= deadline {
+            tracing::warn!(
+                messages = messages.len(),
+                "no time left to defer; left for redelivery"
+            );
+            return messages.iter().map(id).collect();
+        }
+        let entries: Vec<(&str, Vec<(&str, &str)>)> = messages
+            .iter()
+            .map(|m| (m.body.as_deref().unwrap_or_default(), attributes_of(m)))
+            .collect();
+        let sent = self.settle_queue.send_all(&entries).await;
+        let deferred = sent.iter().filter(|s| **s).count();
+        self.metrics.count("EventDeferred", deferred as f64, &[]);
+        tracing::info!(
+            deferred,
+            failed = messages.len() - deferred,
+            "messages deferred near the deadline"
+        );
+        messages
+            .iter()
+            .zip(sent)
+            .filter(|(_, sent)| !sent)
+            .map(|(m, _)| id(m))
+            .collect()
     }
 
     /// Sends a message DynamoDB called invalid to the dead-letter queue at once, with why.

@@ -84,6 +84,81 @@ impl Queue {
     }
 }
 
+/// The most one SendMessageBatch carries: 10 entries, and (SQS's limit on the whole request)
+/// 256 KiB of bodies and attributes; kept a little under it.
+const BATCH_ENTRIES: usize = 10;
+const BATCH_BYTES: usize = 240 * 1024;
+
+impl Queue {
+    /// Sends each `(body, attributes)` again as it came, ten to a SendMessageBatch; returns,
+    /// per message in order, whether SQS accepted it.
+    pub async fn send_all(&self, messages: &[(&str, Vec<(&str, &str)>)]) -> Vec<bool> {
+        let mut accepted = vec![false; messages.len()];
+        let mut start = 0;
+        while start < messages.len() {
+            let (mut end, mut bytes) = (start, 0);
+            while end < messages.len() && end - start < BATCH_ENTRIES {
+                let (body, attributes) = &messages[end];
+                let size = body.len()
+                    + attributes
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len() + 6)
+                        .sum::<usize>();
+                if end > start && bytes + size > BATCH_BYTES {
+                    break;
+                }
+                bytes += size;
+                end += 1;
+            }
+            if let Ok(ok) = self.send_batch(&messages[start..end]).await {
+                for (i, sent) in ok.into_iter().enumerate() {
+                    accepted[start + i] = sent;
+                }
+            }
+            start = end;
+        }
+        accepted
+    }
+
+    async fn send_batch(
+        &self,
+        messages: &[(&str, Vec<(&str, &str)>)],
+    ) -> Result<Vec<bool>, String> {
+        let mut entries = Vec::with_capacity(messages.len());
+        for (i, (body, attributes)) in messages.iter().enumerate() {
+            let mut entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .message_body(*body);
+            for (name, value) in attributes {
+                let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(*value)
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                entry = entry.message_attributes(*name, attribute);
+            }
+            entries.push(entry.build().map_err(|e| e.to_string())?);
+        }
+        let answer = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| describe_sdk_error(&e))?;
+        let mut ok = vec![true; messages.len()];
+        for failed in answer.failed() {
+            if let Ok(i) = failed.id().parse::<usize>()
+                && let Some(slot) = ok.get_mut(i)
+            {
+                *slot = false;
+            }
+        }
+        Ok(ok)
+    }
+}
+
 /// The port webhook intake publishes through ([`Queue`] in production).
 pub trait EventPublisher: Send + Sync {
     /// Publishes `body` with string attributes; `Ok` only once the queue accepted it.

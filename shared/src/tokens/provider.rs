@@ -252,15 +252,23 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
             Ok(Some(current))
                 if current.connection_id == update.connection_id
                     && current.connected_at == update.connected_at
-                    && (current.version == update.expected_version
-                        || current.status == ConnectionStatus::NeedsReauth) => {}
+                    && current.version == update.expected_version => {}
+            // Marked `needs_reauth` by a process that used the dead token right after us.
+            Ok(Some(current))
+                if current.connection_id == update.connection_id
+                    && current.connected_at == update.connected_at
+                    && current.status == ConnectionStatus::NeedsReauth
+                    && current.version == update.expected_version + 1 =>
+            {
+                update.expected_version = current.version;
+            }
             Ok(_) => {
                 forget();
                 return None;
             }
             Err(_) => return Some(credential),
         }
-        if self.store_pair(&mut update).await.is_ok() {
+        if self.store_pair(&mut update, false).await.is_ok() {
             forget();
             tracing::info!("a rotated token pair kept in memory is stored now");
         }
@@ -278,13 +286,22 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
         else {
             return Ok(false);
         };
-        let live = pair.connected_at == current.connected_at
-            && pair.expected_version == current.version
+        let same_grant = pair.connected_at == current.connected_at
             && pair.refresh_token != current.refresh_token;
-        if !live {
+        if same_grant
+            && current.status == ConnectionStatus::NeedsReauth
+            && current.version == pair.expected_version + 1
+        {
+            // Marked by a process that used the dead token: the kept pair revives it.
+            pair.expected_version = current.version;
+        } else if !same_grant || pair.expected_version != current.version {
             return Ok(false);
         }
-        self.store_pair(&mut pair).await?;
+        self.store_pair(&mut pair, false).await?;
+        let stored = self.store.get(&current.tenant_id).await?;
+        if !stored.is_some_and(|c| c.refresh_token == pair.refresh_token) {
+            return Ok(false);
+        }
         self.metrics
             .count("TokenRefresh", 1.0, &[("Outcome", "rolled_forward")]);
         tracing::info!("a rotated pair kept aside by another process is stored now");
@@ -294,7 +311,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
     /// Stores a rotated pair: conditioned on the connection and the version it refreshed, then
     /// (when the version moved: our grant is still the only live one) on the connection alone;
     /// storage failures are retried within [`STORE_RESERVE`].
-    async fn store_pair(&self, update: &mut Refreshed) -> Result<(), StoreError> {
+    async fn store_pair(&self, update: &mut Refreshed, may_force: bool) -> Result<(), StoreError> {
         let until = Instant::now() + STORE_RESERVE;
         let mut pause = Duration::from_millis(100);
         loop {
@@ -309,6 +326,13 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
             };
             match result {
                 Ok(true) => return Ok(()),
+                // A replayed pair (kept aside, or in memory) is written only at the version it
+                // refreshed: a moved version means someone stored since, perhaps a newer
+                // rotation, which a forced write would destroy.
+                Ok(false) if !may_force => {
+                    tracing::info!("the connection moved on; the replayed pair is not written");
+                    return Ok(());
+                }
                 Ok(false) if !update.force => {
                     tracing::warn!(
                         "connection changed during refresh; storing the new tokens anyway"
@@ -334,7 +358,17 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
     async fn usable(&self, tenant: &str) -> Result<Connection, TokenError> {
         match self.store.get(tenant).await? {
             None => Err(TokenError::NotConnected),
-            Some(c) if c.status == ConnectionStatus::NeedsReauth => Err(TokenError::NeedsReauth),
+            Some(c) if c.status == ConnectionStatus::NeedsReauth => {
+                // Marked because a dead token was used while a live pair was kept aside?
+                if c.mode == crate::owner::Mode::UserOAuth && self.roll_forward(&c).await? {
+                    return match self.store.get(tenant).await? {
+                        Some(c) if c.status == ConnectionStatus::Active => Ok(c),
+                        Some(_) => Err(TokenError::NeedsReauth),
+                        None => Err(TokenError::NotConnected),
+                    };
+                }
+                Err(TokenError::NeedsReauth)
+            }
             Some(c) => Ok(c),
         }
     }
@@ -486,7 +520,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     access_token: grant.access_token,
                     api_url: grant.api_url.or(connection.api_url),
                 };
-                if let Err(e) = self.store_pair(&mut update).await {
+                if let Err(e) = self.store_pair(&mut update, true).await {
                     // The old refresh token is dead and this pair is the only live one: keep it
                     // in an item of its own, for any process to roll forward, and in this
                     // process; then let the lease go, so others may roll it forward at once.
@@ -520,6 +554,10 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                     && current.status == ConnectionStatus::Active
                 {
                     return self.credential(&current);
+                }
+                // Or did a process that could not store its rotation keep the pair aside?
+                if self.roll_forward(&connection).await? {
+                    return self.credential(&self.usable(&tenant).await?);
                 }
                 self.store
                     .mark_needs_reauth(&tenant, &connection.connection_id, connection.version)
@@ -984,6 +1022,46 @@ mod tests {
             .expect("open");
         assert_eq!(refresh.expose_secret(), "rt-1", "the newest rotation stays");
         assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0, "no dead token sent");
+    }
+
+    #[tokio::test]
+    async fn a_connection_marked_for_reauthorization_over_a_kept_pair_is_revived() {
+        let (store, zoom, vault) = setup(0).await;
+        let a = TokenProvider::new(
+            store.clone(),
+            zoom.clone(),
+            vault.clone(),
+            Metrics::in_memory("t").0,
+        )
+        .with_store_faults(1000);
+        a.fresh("acme", later()).await.expect("rotated");
+        // Another process used the dead token (it read before the pair was kept aside) and
+        // marked the connection: the kept pair is still the live one.
+        assert!(
+            store
+                .mark_needs_reauth("acme", "c1", 1)
+                .await
+                .expect("mark")
+        );
+        let c = provider(&store, &zoom, &vault);
+        let token = c.fresh("acme", later()).await.expect("revived");
+        assert_eq!(token.access_token.expose_secret(), "at-0");
+        let stored = store.get("acme").await.expect("get").expect("item");
+        assert_eq!(stored.status, ConnectionStatus::Active);
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1, "no refresh needed");
+        // A later mark (another, real reason) is not undone by the old kept pair.
+        let version = stored.version;
+        assert!(
+            store
+                .mark_needs_reauth("acme", "c1", version)
+                .await
+                .expect("mark")
+        );
+        let d = provider(&store, &zoom, &vault);
+        assert!(matches!(
+            d.fresh("acme", later()).await,
+            Err(TokenError::NeedsReauth)
+        ));
     }
 
     #[tokio::test]
