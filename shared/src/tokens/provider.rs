@@ -299,7 +299,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
         }
         self.store_pair(&mut pair, false).await?;
         let stored = self.store.get(&current.tenant_id).await?;
-        if !stored.is_some_and(|c| c.refresh_token == pair.refresh_token) {
+        if stored.is_none_or(|c| c.refresh_token != pair.refresh_token) {
             return Ok(false);
         }
         self.metrics
