@@ -706,3 +706,78 @@ async fn a_meeting_updated_in_zoom_is_read_again_from_zoom() {
         "not this tenant's host: still fresh"
     );
 }
+
+/// Messages left unstarted near the invocation's deadline are deferred (sent again as they
+/// came, their deliveries succeeding) rather than failed: here the processor stops starting
+/// messages half a second into each invocation, so most of every batch is deferred, again
+/// and again, and the analytics still come out exact with nothing failed or lost.
+#[tokio::test]
+async fn messages_deferred_near_the_deadline_are_all_processed_exactly_once() {
+    let mut stack = isolated_pipeline(
+        &[],
+        &[("ZOOM_PROCESSOR_STOP_MARGIN_SECS", "29.5")],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let host = sim_users(&stack.sim, 1).await[0].clone();
+    let tenant = unique("defer");
+    connect(&stack.watch.api, &tenant).await;
+    let ids = meetings_of(&stack.sim, &host).await;
+    // The events wait in the queue until every one is there, so batches are full (10).
+    stack.poller = None;
+    let day = (now() / 86_400 - 1) * 86_400;
+    // Two meetings of 4 participants each: 2 × (2 + 8) = 20 events.
+    for (n, id) in ids.iter().take(2).enumerate() {
+        let script = [
+            ("a", 0, 600),
+            ("b", 60, 900),
+            ("c", 120, 1200),
+            ("d", 180, 1500),
+        ];
+        meeting(
+            &stack.sim,
+            *id,
+            day + (9 + n as i64) * 3600,
+            &script,
+            1800,
+            false,
+        )
+        .await;
+    }
+    all_delivered(&stack.sim, 20).await;
+    stack.poller = Some(start_poller(
+        &stack.watch.api,
+        &[(&stack.queues.0, "zoom-analytics-processor")],
+    ));
+    let date = date_of(day);
+    let expect = |body: &Value| {
+        let s = &body["summary"];
+        s["meetings_started"] == 2
+            && s["meetings_completed"] == 2
+            && s["total_meeting_minutes"] == 60
+            && s["participant_joins"] == 8
+            && s["participant_minutes"] == 2 * (10 + 14 + 18 + 22)
+    };
+    until(
+        &stack.watch.api,
+        &tenant,
+        &format!("from={date}&to={date}"),
+        expect,
+    )
+    .await;
+    drained(&stack.queues.0).await;
+    let body = analytics(&stack.watch.api, &tenant, &format!("from={date}&to={date}"))
+        .await
+        .json();
+    assert!(expect(&body), "nothing counted twice: {body}");
+    let logs = stack.watch.logs();
+    assert!(
+        logs.contains("messages deferred near the deadline"),
+        "the processor deferred messages"
+    );
+    assert!(
+        !logs.contains("no time left to defer") && !logs.contains("left for redelivery"),
+        "no message failed"
+    );
+}
