@@ -282,6 +282,67 @@ async fn a_storage_failure_right_after_rotation_loses_no_token() {
     assert_eq!(stats["tokens_refreshed"], 2, "{stats}");
 }
 
+/// A connection item written before connections had ids (no `connection_id`, no
+/// `connected_at`) still refreshes: the rotated pair is stored on it, not dropped.
+#[tokio::test]
+async fn a_connection_written_before_connection_ids_keeps_its_rotated_pair() {
+    let env = isolated(&[], 1).await;
+    let tenant = unique("legacy");
+    connect(&env.watch.api, &tenant).await;
+    let (client, table) = dynamodb().await;
+    let key = |client: &aws_sdk_dynamodb::Client| {
+        client
+            .update_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{tenant}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("CONNECTION".into()),
+            )
+    };
+    key(&client)
+        .update_expression("REMOVE connection_id, connected_at")
+        .send()
+        .await
+        .expect("made legacy");
+    let version = || async {
+        let item = client
+            .get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{tenant}")),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("CONNECTION".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("get");
+        let item = item.item().expect("item");
+        assert!(!item.contains_key("connection_id"), "still legacy");
+        item.get("version")
+            .and_then(|v| v.as_n().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let before = version().await;
+    for round in 0..2 {
+        env.sim.post("tokens/expire", json!({"all": true})).await;
+        let answer = get(&env.watch.api, &tenant, "/api/zoom/users?refresh=true").await;
+        assert_eq!(answer.status, 200, "round {round}: {}", answer.text);
+    }
+    assert_ne!(version().await, before, "the rotated pairs were stored");
+    let stats = env.sim.get("stats").await;
+    assert_eq!(stats["invalid_grant"], 0, "{stats}");
+    assert_eq!(stats["tokens_refreshed"], 2, "{stats}");
+}
+
 /// A slow token endpoint (most of the request's budget) still ends with the rotated pair
 /// stored: the next request uses it, nothing is refreshed with a dead token.
 #[tokio::test]

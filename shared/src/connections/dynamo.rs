@@ -277,13 +277,22 @@ impl ConnectionStore for DynamoConnections {
         if let Some(api) = &r.api_url {
             request = request.expression_attribute_values(":api", s(api));
         }
+        // An item written before connections had ids (read as `legacy`, connected at 0) has
+        // neither attribute: its grant is "the attribute is absent".
+        let grant = match (r.connection_id == LEGACY_CONNECTION, r.connected_at == 0) {
+            (false, false) => "connection_id = :cid AND connected_at = :cat",
+            (false, true) => {
+                "connection_id = :cid AND (connected_at = :cat OR attribute_not_exists(connected_at))"
+            }
+            (true, _) => {
+                "(connection_id = :cid OR attribute_not_exists(connection_id)) AND (connected_at = :cat OR attribute_not_exists(connected_at))"
+            }
+        };
         request = if r.force {
-            request.condition_expression("connection_id = :cid AND connected_at = :cat")
+            request.condition_expression(grant)
         } else {
             request
-                .condition_expression(
-                    "connection_id = :cid AND connected_at = :cat AND version = :version",
-                )
+                .condition_expression(format!("{grant} AND version = :version"))
                 .expression_attribute_values(":version", n(r.expected_version))
         };
         conditional(request.send().await)
