@@ -293,7 +293,9 @@ impl Processor {
             .collect();
         let sent = self.settle_queue.send_all(&entries).await;
         let deferred = sent.iter().filter(|s| **s).count();
-        self.metrics.count("EventDeferred", deferred as f64, &[]);
+        if deferred > 0 {
+            self.metrics.count("EventDeferred", deferred as f64, &[]);
+        }
         tracing::info!(
             deferred,
             failed = messages.len() - deferred,
