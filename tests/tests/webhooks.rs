@@ -708,14 +708,15 @@ async fn a_meeting_updated_in_zoom_is_read_again_from_zoom() {
 }
 
 /// Messages left unstarted near the invocation's deadline are deferred (sent again as they
-/// came, their deliveries succeeding) rather than failed: here the processor stops starting
-/// messages half a second into each invocation, so most of every batch is deferred, again
-/// and again, and the analytics still come out exact with nothing failed or lost.
+/// came, their deliveries succeeding) rather than failed: here the processor's stop margin is
+/// its whole timeout, so each invocation runs one message (every batch makes progress) and
+/// defers the rest, again and again, and the analytics still come out exact with nothing
+/// failed or lost.
 #[tokio::test]
 async fn messages_deferred_near_the_deadline_are_all_processed_exactly_once() {
     let mut stack = isolated_pipeline(
         &[],
-        &[("ZOOM_PROCESSOR_STOP_MARGIN_SECS", "29.5")],
+        &[("ZOOM_PROCESSOR_STOP_MARGIN_SECS", "30")],
         &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
         true,
     )
@@ -746,9 +747,10 @@ async fn messages_deferred_near_the_deadline_are_all_processed_exactly_once() {
         .await;
     }
     all_delivered(&stack.sim, 20).await;
+    // Batches of up to 10 gathered for 2 s (`queue=function=timeout=batch=window_ms`).
     stack.poller = Some(start_poller(
         &stack.watch.api,
-        &[(&stack.queues.0, "zoom-analytics-processor")],
+        &[(&stack.queues.0, "zoom-analytics-processor=900=10=2000")],
     ));
     let date = date_of(day);
     let expect = |body: &Value| {
