@@ -299,6 +299,79 @@ async fn several_processors_settling_one_day_at_once_stay_exact() {
     );
 }
 
+/// Points stored one per item before points were chunked (`INSTANCE#{uuid}#POINT#{dedup}`) are
+/// still counted by a settle, and a redelivery of such an event, now stored in a chunk, counts
+/// once: a legacy point and a chunked one of the same delivery are the same point.
+#[tokio::test]
+async fn points_stored_one_per_item_before_chunks_count_once_with_their_redeliveries() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use sha2::Digest;
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let tenant = unique("legacy-points");
+    connect(&env.watch.api, &tenant).await;
+    let connection = connection_id(&tenant).await.expect("connected");
+    let e = events_of(&env.sim).await;
+    let (uuid, id, s) = ("legacy-points==", 4_200_001, yesterday_morning());
+    let date = date_of(s);
+    // a: 0–30 min, recorded by an earlier processor as one item per point.
+    let a = [
+        (e.participant(true, uuid, id, s, "a", s), s, true),
+        (
+            e.participant(false, uuid, id, s, "a", s + 1800),
+            s + 1800,
+            false,
+        ),
+    ];
+    let (client, table) = dynamodb().await;
+    for (body, at, join) in &a {
+        let digest = sha2::Sha256::digest(body.as_bytes());
+        let dedup: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        client
+            .put_item()
+            .table_name(&table)
+            .item(
+                "pk",
+                AttributeValue::S(format!("DATA#{tenant}#{connection}")),
+            )
+            .item(
+                "sk",
+                AttributeValue::S(format!("INSTANCE#{uuid}#POINT#{dedup}")),
+            )
+            .item("at", AttributeValue::N(at.to_string()))
+            .item("participant", AttributeValue::S("p-a".into()))
+            .item("join", AttributeValue::Bool(*join))
+            .item("ttl", AttributeValue::N((now() + 86_400).to_string()))
+            .send()
+            .await
+            .expect("legacy point");
+    }
+    // b: 10–30 min, new; a's events delivered again; the meeting: 0–40 min.
+    for body in [
+        e.started(uuid, id, s),
+        e.participant(true, uuid, id, s, "b", s + 600),
+        a[0].0.clone(),
+        e.participant(false, uuid, id, s, "b", s + 1800),
+        a[1].0.clone(),
+        e.ended(uuid, id, s, s + 2400),
+    ] {
+        deliver(&env.watch.api, &body).await;
+    }
+    let expected = json!({"meetings_started": 1, "meetings_completed": 1, "total_meeting_minutes": 40,
+                          "participant_joins": 2, "participant_minutes": 50, "peak_concurrent_participants": 2});
+    until_summary(&env.watch.api, &tenant, &date, &expected).await;
+    drained(&env.queues.0).await;
+    let after = summary(&env.watch.api, &tenant, &date).await;
+    for (k, v) in expected.as_object().expect("object") {
+        assert_eq!(after[k], *v, "{k}: {after}");
+    }
+}
+
 /// A meeting that ended longer ago than its points are kept (90 days) is not settled: a settle
 /// then would count fewer participants than there were. It says so (`SettleTooLate`, alarmed)
 /// and the day stays as it was.

@@ -5,6 +5,7 @@
 mod backoff;
 mod meeting;
 mod ownership;
+mod participants;
 mod processor;
 mod settle;
 

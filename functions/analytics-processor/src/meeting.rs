@@ -1,11 +1,14 @@
 //! Meeting events for one owner: each leaves one small record on its instance (a participant
-//! event its point, `meeting.started` and `meeting.ended` the instance record), and the
+//! event its point, which [`crate::participants`] writes with the rest of its batch's group
+//! unless its body came through the spool; `meeting.started` and `meeting.ended` the instance
+//! record), and the
 //! meeting settles a short delay after it ended. An event that arrives after its meeting's
 //! settle queues another one (at most one per delay), so late events are counted too. No event
 //! reads the instance's timeline; a settle reads it once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use zoom_shared::analytics::chunks::{Delivered, tag};
 use zoom_shared::analytics::event::{Instance, Parsed, ZoomEvent};
 use zoom_shared::analytics::jobs::{SettleJob, SettleQueue};
 use zoom_shared::analytics::store::{AnalyticsWriter, SettleState};
@@ -43,7 +46,8 @@ impl Processor {
         Ok(now_secs() + i64::from(self.settle_delay_secs))
     }
 
-    async fn settle_if_late(
+    /// Queues a settle when `state` says the meeting ended without one late enough.
+    pub async fn settle_if_late(
         &self,
         owner: &Owner,
         uuid: &str,
@@ -61,7 +65,9 @@ impl Processor {
         Ok(())
     }
 
-    fn crash_after_record(&self, parsed: &Parsed) {
+    /// The injected crash (`ZOOM_FAULT_CRASH_AFTER_CLAIM`), once per process, after the record
+    /// of an event of that type.
+    pub fn crash_after_record(&self, parsed: &Parsed) {
         let name = event_name(&parsed.event);
         if self.crash_after_claim.as_deref() == Some(name) && !CRASHED.swap(true, Ordering::SeqCst)
         {
@@ -121,12 +127,16 @@ impl Processor {
                     participant: p.key.clone(),
                     join: matches!(parsed.event, ZoomEvent::Joined(..)),
                 };
+                let delivered = Delivered {
+                    tag: tag(dedup),
+                    point,
+                };
                 let new = self
                     .analytics
-                    .record_point(owner, uuid, dedup, &point, now_secs())
+                    .record_points(owner, uuid, std::slice::from_ref(&delivered), now_secs())
                     .await
                     .map_err(store)?;
-                if new {
+                if new > 0 {
                     self.crash_after_record(parsed);
                 } else {
                     self.metrics.count("EventDuplicate", 1.0, &[]);

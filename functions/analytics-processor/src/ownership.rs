@@ -3,6 +3,8 @@
 //! or the account-wide role of A), never every tenant of the account; an `app_deauthorized` of
 //! user U removes only U's user-OAuth connections made before it.
 
+use std::collections::HashMap;
+
 use zoom_shared::connections::{ConnectionStore, OwnerDirectory};
 use zoom_shared::owner::{Mode, Owner, Reach};
 use zoom_shared::purge::{PurgeJob, PurgeQueue};
@@ -24,6 +26,43 @@ pub async fn owners_for<D: OwnerDirectory>(
         .map(|(owner, _)| owner)
         .filter(|owner| owner.owns(host))
         .collect())
+}
+
+/// The owners of each host, looked up once per batch: every event of a batch about the same
+/// host shares one lookup instead of two queries each. It lives for one invocation only, and a
+/// deauthorization handled in the batch empties it, so what it holds is never older than the
+/// batch (as a lookup in flight during a disconnect already could be; the purge's second pass
+/// removes what such a write leaves).
+#[derive(Debug, Default)]
+pub struct OwnersMemo {
+    known: std::sync::Mutex<HashMap<(String, String), Vec<Owner>>>,
+}
+
+impl OwnersMemo {
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<Owner>>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`owners_for`], looked up at most once per (account, host) until [`Self::forget`].
+    pub async fn owners<D: OwnerDirectory>(
+        &self,
+        directory: &D,
+        account: &str,
+        host: &str,
+    ) -> Result<Vec<Owner>, Failure> {
+        let key = (account.to_owned(), host.to_owned());
+        if let Some(owners) = self.known().get(&key) {
+            return Ok(owners.clone());
+        }
+        let owners = owners_for(directory, account, host).await?;
+        self.known().insert(key, owners.clone());
+        Ok(owners)
+    }
+
+    /// Drops everything looked up (after a deauthorization changed the connections).
+    pub fn forget(&self) {
+        self.known().clear();
+    }
 }
 
 /// What a deauthorization did.
@@ -140,6 +179,37 @@ mod tests {
             "an event without a host reaches no user's connection"
         );
         assert!(owners_for(&d, "", "u1").await.expect("owners").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_memo_looks_each_host_up_once_until_it_forgets() {
+        let d = directory().await;
+        let memo = OwnersMemo::default();
+        let first = memo.owners(&d, "acct", "u1").await.expect("owners");
+        assert_eq!(tenants(&first), ["admin", "m"]);
+        // m disconnects: the memo still answers what it looked up, until it forgets.
+        d.delete_if_connected_by("m", "cm", 1_000)
+            .await
+            .expect("delete");
+        assert_eq!(
+            tenants(&memo.owners(&d, "acct", "u1").await.expect("owners")),
+            ["admin", "m"]
+        );
+        assert_eq!(
+            tenants(&memo.owners(&d, "acct", "u2").await.expect("owners")),
+            ["admin", "n"],
+            "another host is its own lookup"
+        );
+        assert_eq!(
+            tenants(&memo.owners(&d, "other", "u1").await.expect("owners")),
+            ["x"],
+            "the same user in another account is its own lookup"
+        );
+        memo.forget();
+        assert_eq!(
+            tenants(&memo.owners(&d, "acct", "u1").await.expect("owners")),
+            ["admin"]
+        );
     }
 
     #[tokio::test]

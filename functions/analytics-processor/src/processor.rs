@@ -35,7 +35,8 @@ use zoom_shared::meetings::{DynamoMeetings, MeetingStore};
 use zoom_shared::metrics::Metrics;
 use zoom_shared::owner::Owner;
 
-use crate::ownership::{Removal, deauthorize, owners_for};
+use crate::ownership::{OwnersMemo, Removal, deauthorize};
+use crate::participants::participations;
 
 /// Groups handled at once within a batch.
 pub const CONCURRENCY: usize = 4;
@@ -134,7 +135,8 @@ fn random_id() -> String {
     hex::encode(bytes)
 }
 
-fn attribute<'m>(message: &'m SqsMessage, name: &str) -> Option<&'m str> {
+/// A message's string attribute.
+pub fn attribute<'m>(message: &'m SqsMessage, name: &str) -> Option<&'m str> {
     message
         .message_attributes
         .get(name)
@@ -150,7 +152,8 @@ fn attributes_of(message: &SqsMessage) -> Vec<(&str, &str)> {
         .collect()
 }
 
-fn dedup_key(message: &SqsMessage, body: &str) -> String {
+/// The dedup key of a delivery: intake's, else a digest of the body.
+pub fn dedup_key(message: &SqsMessage, body: &str) -> String {
     attribute(message, "dedup_key")
         .filter(|k| !k.is_empty() && k.len() <= 64)
         .map(str::to_owned)
@@ -213,6 +216,7 @@ impl Processor {
             "batch received"
         );
         let started = &AtomicBool::new(false);
+        let memo = &OwnersMemo::default();
         let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
         for message in event.records {
             let key = message
@@ -226,6 +230,31 @@ impl Processor {
         let outcomes: Vec<(Vec<String>, Vec<SqsMessage>)> = futures_util::stream::iter(groups.into_values())
             .map(|group| async move {
                 let (mut failed, mut deferred) = (Vec::new(), Vec::new());
+                let (together, group) = participations(group);
+                if !together.is_empty() {
+                    // One message of the batch always runs, so every batch makes progress.
+                    if Instant::now() >= stop_at && started.swap(true, Ordering::SeqCst) {
+                        deferred.extend(together.into_iter().map(|p| p.message));
+                    } else {
+                        let span = tracing::info_span!("participants", messages = together.len());
+                        match self.participants(&together, memo).instrument(span).await {
+                            Ok(()) => {}
+                            Err(Failure::Invalid(reason)) => {
+                                for p in &together {
+                                    if let Err(error) = self.dead_letter(&p.message, &reason).await {
+                                        tracing::warn!(%error, "could not reach the dead-letter queue; left for redelivery");
+                                        failed.push(p.message.message_id.clone().unwrap_or_default());
+                                    }
+                                }
+                            }
+                            Err(Failure::Retry(error)) => {
+                                tracing::warn!(messages = together.len(), %error, "participant events failed; left for redelivery");
+                                self.metrics.count("EventFailed", together.len() as f64, &[]);
+                                failed.extend(together.iter().map(|p| p.message.message_id.clone().unwrap_or_default()));
+                            }
+                        }
+                    }
+                }
                 for message in group {
                     let id = message.message_id.clone().unwrap_or_default();
                     // One message of the batch always runs, so every batch makes progress.
@@ -234,7 +263,7 @@ impl Processor {
                         continue;
                     }
                     let span = tracing::info_span!("message", message_id = %id);
-                    match self.message(&message, deadline).instrument(span).await {
+                    match self.message(&message, deadline, memo).instrument(span).await {
                         Ok(()) => {}
                         Err(Failure::Invalid(reason)) => {
                             if let Err(error) = self.dead_letter(&message, &reason).await {
@@ -323,13 +352,19 @@ impl Processor {
             .await
     }
 
-    fn dropped(&self, event: &ZoomEvent, reason: &str) {
+    /// Counts an event dropped, and why.
+    pub fn dropped(&self, event: &ZoomEvent, reason: &str) {
         tracing::info!(event = event_name(event), reason, "event dropped");
         self.metrics
             .count("EventDropped", 1.0, &[("Reason", reason)]);
     }
 
-    async fn message(&self, message: &SqsMessage, deadline: Instant) -> Result<(), Failure> {
+    async fn message(
+        &self,
+        message: &SqsMessage,
+        deadline: Instant,
+        memo: &OwnersMemo,
+    ) -> Result<(), Failure> {
         if attribute(message, JOB_ATTRIBUTE) == Some(SETTLE) {
             let job: SettleJob = serde_json::from_str(message.body.as_deref().unwrap_or_default())
                 .map_err(|e| Failure::Invalid(format!("not a settle job: {e}")))?;
@@ -353,10 +388,14 @@ impl Processor {
             return Ok(());
         }
         if let ZoomEvent::Deauthorized { .. } = &parsed.event {
-            return self.deauthorized(&parsed, &dedup).await;
+            let result = self.deauthorized(&parsed, &dedup).await;
+            memo.forget();
+            return result;
         }
         let host = host_of(&parsed.event);
-        let owners = owners_for(&self.connections, &parsed.account_id, host).await?;
+        let owners = memo
+            .owners(&self.connections, &parsed.account_id, host)
+            .await?;
         if owners.is_empty() {
             self.dropped(&parsed.event, "no_owner");
             return Ok(());
@@ -372,13 +411,17 @@ impl Processor {
                 &[("Event", event_name(&parsed.event))],
             );
         }
+        self.lag(&parsed);
+        Ok(())
+    }
+
+    /// From Zoom's event time to its record: what a reader of the figures waits (a meeting's
+    /// figures follow its settle, ZOOM_SETTLE_DELAY_SECS later).
+    pub fn lag(&self, parsed: &Parsed) {
         if parsed.event_ts > 0 {
-            // From Zoom's event time to its record: what a reader of the figures waits (a
-            // meeting's figures follow its settle, ZOOM_SETTLE_DELAY_SECS later).
             let lag = (zoom_shared::clock::now_millis() - parsed.event_ts).max(0);
             self.metrics.milliseconds("ProcessingLag", lag as f64, &[]);
         }
-        Ok(())
     }
 
     /// An event other than a meeting's life or participants: claimed, applied, completed.

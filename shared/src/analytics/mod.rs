@@ -3,6 +3,7 @@
 //! per-connection, per-day aggregates: the ports in [`store`], the DynamoDB adapter in
 //! [`dynamo`], a reader fake in [`memory`].
 
+pub mod chunks;
 pub mod dynamo;
 pub mod event;
 pub mod jobs;

@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use super::chunks::Delivered;
 use super::event::Instance;
 use super::settle::{Contribution, Counters, Peaks, Recorded};
 use super::timeline::Point;
@@ -253,16 +254,16 @@ pub trait AnalyticsWriter: Send + Sync {
         dedup: &str,
         claim_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records a participant event as a point of its instance, keyed by its delivery: `false`
-    /// when that delivery was recorded before (the point is its own idempotency record).
-    fn record_point(
+    /// Records participant events as points of their instance, several to an item
+    /// ([`super::chunks`]); answers how many were not recorded before (a chunk already stored
+    /// is its deliveries' idempotency record).
+    fn record_points(
         &self,
         owner: &Owner,
         uuid: &str,
-        dedup: &str,
-        point: &Point,
+        points: &[Delivered],
         now: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
     /// Records `meeting.started` on its instance; answers the instance's settle state.
     fn record_started(
         &self,

@@ -1,8 +1,10 @@
-//! What meeting events record on their instance: one point per participant event
-//! (`INSTANCE#{uuid}#POINT#{dedup}`, put only if absent: the point is the event's idempotency
-//! record) and the instance record (`INSTANCE#{uuid}#META`: the meeting's fields, whether it
+//! What meeting events record on their instance: the points of its participant events, the
+//! ones of a batch together (`INSTANCE#{uuid}#POINTS#{chunk}`, each chunk put only if absent:
+//! it is its deliveries' idempotency record, see [`crate::analytics::chunks`]) and the instance
+//! record (`INSTANCE#{uuid}#META`: the meeting's fields, whether it
 //! started, its end, when a settle is due, and what its last settle added). One write per
-//! event, never a read of the timeline; a settle reads it all once.
+//! chunk of points or per meeting event, never a read of the timeline; a settle reads it all
+//! once, each delivery counted once.
 
 use std::collections::HashMap;
 
@@ -10,6 +12,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{DynamoAnalytics, err, num, text};
+use crate::analytics::chunks::{Delivered, chunks, decode, distinct, tag};
 use crate::analytics::event::Instance;
 use crate::analytics::settle::{Contribution, Recorded};
 use crate::analytics::store::{
@@ -73,32 +76,35 @@ fn record_of(item: &HashMap<String, AttributeValue>, uuid: &str) -> InstanceReco
 }
 
 impl DynamoAnalytics {
-    pub(super) async fn put_point(
+    /// Writes `points` as chunks, each only if absent; answers the points of the chunks that
+    /// were not stored before.
+    pub(super) async fn put_points(
         &self,
         owner: &Owner,
         uuid: &str,
-        dedup: &str,
-        point: &Point,
+        points: &[Delivered],
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.name())
-            .item("pk", s(owner.data_pk()))
-            .item("sk", s(format!("INSTANCE#{uuid}#POINT#{dedup}")))
-            .item("at", n(point.at))
-            .item("participant", s(&point.participant))
-            .item("join", b(point.join))
-            .item("ttl", n(now + TIMELINE_TTL_SECS))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(err(&e)),
+    ) -> Result<usize, StoreError> {
+        let mut new = 0;
+        for chunk in chunks(points) {
+            let result = self
+                .client()
+                .put_item()
+                .table_name(self.name())
+                .item("pk", s(owner.data_pk()))
+                .item("sk", s(format!("INSTANCE#{uuid}#POINTS#{}", chunk.key)))
+                .item("pts", s(&chunk.body))
+                .item("ttl", n(now + TIMELINE_TTL_SECS))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => new += chunk.points,
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(err(&e)),
+            }
         }
+        Ok(new)
     }
 
     /// `SET` of the meeting's own fields, shared by `meeting.started` and `meeting.ended`.
@@ -224,19 +230,26 @@ impl DynamoAnalytics {
                 .await
                 .map_err(|e| err(&e))?;
             for item in page.items() {
-                if text(item, "sk").ends_with("#META") {
+                let sk = text(item, "sk");
+                if sk.ends_with("#META") {
                     meta = Some(record_of(item, uuid));
-                } else {
-                    points.push(Point {
-                        at: num(item, "at"),
-                        participant: text(item, "participant"),
-                        join: flag(item, "join").unwrap_or(true),
+                } else if let Some(body) = crate::store::item::text(item, "pts") {
+                    points.extend(decode(&body));
+                } else if let Some((_, dedup)) = sk.split_once("#POINT#") {
+                    // Written before chunks: one point per item, keyed by its dedup key.
+                    points.push(Delivered {
+                        tag: tag(dedup),
+                        point: Point {
+                            at: num(item, "at"),
+                            participant: text(item, "participant"),
+                            join: flag(item, "join").unwrap_or(true),
+                        },
                     });
                 }
             }
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
-                return Ok(meta.map(|m| (m, points)));
+                return Ok(meta.map(|m| (m, distinct(points))));
             }
         }
     }

@@ -2,7 +2,9 @@
 //! - [`claims`]: idempotency claims `DATA#{ns}` / `EVENT#{dedup}` of the events that are not
 //!   meeting figures, and deauthorization records `COMPLIANCE#{user}`;
 //! - [`instances`]: a meeting instance's record `DATA#{ns}` / `INSTANCE#{uuid}#META` and its
-//!   participant points `INSTANCE#{uuid}#POINT#{dedup}`, one small item per event;
+//!   participant points `INSTANCE#{uuid}#POINTS#{chunk}`, the points of a meeting group of a
+//!   batch several to an item (under 4 KB; items of one point each,
+//!   `INSTANCE#{uuid}#POINT#{dedup}`, written before, are still read);
 //! - [`settle`]: the one transaction that adds a settled instance's figures to its day
 //!   `ANALYTICS#{ns}` / `DAY#{date}` and its host's day `HOSTANALYTICS#{ns}` /
 //!   `DAY#{date}#HOST#{host}`, with the instance in the recent-meetings index
@@ -21,6 +23,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::chunks::Delivered;
 use super::event::Instance;
 use super::store::{
     AnalyticsWriter, Claim, Deauthorization, InstanceRecord, Settle, SettleOutcome, SettleState,
@@ -99,15 +102,14 @@ impl AnalyticsWriter for DynamoAnalytics {
         self.complete(owner, dedup, claim_id).await
     }
 
-    async fn record_point(
+    async fn record_points(
         &self,
         owner: &Owner,
         uuid: &str,
-        dedup: &str,
-        point: &Point,
+        points: &[Delivered],
         now: i64,
-    ) -> Result<bool, StoreError> {
-        self.put_point(owner, uuid, dedup, point, now).await
+    ) -> Result<usize, StoreError> {
+        self.put_points(owner, uuid, points, now).await
     }
 
     async fn record_started(
