@@ -136,6 +136,21 @@ async fn until_summary(api: &str, tenant: &str, date: &str, expected: &Value) ->
     }
 }
 
+/// An isolated pipeline with its own events queue, and a new tenant named after `prefix`
+/// connected to its simulator.
+async fn connected_pipeline(prefix: &str) -> (Isolated, String) {
+    let env = isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await;
+    let tenant = unique(prefix);
+    connect(&env.watch.api, &tenant).await;
+    (env, tenant)
+}
+
 async fn drained(queue: &str) {
     let started = Instant::now();
     while queue_depth(queue).await > 0 {
@@ -146,15 +161,7 @@ async fn drained(queue: &str) {
 
 #[tokio::test]
 async fn events_out_of_order_twice_and_after_the_settle_count_exactly_once() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("late");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("late").await;
     let e = events_of(&env.sim).await;
     let (uuid, id, s) = ("late-meeting==", 4_000_001, yesterday_morning());
     let date = date_of(s);
@@ -306,15 +313,7 @@ async fn several_processors_settling_one_day_at_once_stay_exact() {
 async fn points_stored_one_per_item_before_chunks_count_once_with_their_redeliveries() {
     use aws_sdk_dynamodb::types::AttributeValue;
     use sha2::Digest;
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("legacy-points");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("legacy-points").await;
     let connection = connection_id(&tenant).await.expect("connected");
     let e = events_of(&env.sim).await;
     let (uuid, id, s) = ("legacy-points==", 4_200_001, yesterday_morning());
@@ -377,15 +376,7 @@ async fn points_stored_one_per_item_before_chunks_count_once_with_their_redelive
 /// and the day stays as it was.
 #[tokio::test]
 async fn a_meeting_past_its_timelines_retention_is_not_settled_and_says_so() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("toolate");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("toolate").await;
     let e = events_of(&env.sim).await;
     let s = (now() / 86_400 - 100) * 86_400 + 8 * 3600;
     let (uuid, id) = ("too-late==", 4_100_001);

@@ -47,7 +47,7 @@ impl Processor {
     }
 
     /// Queues a settle when `state` says the meeting ended without one late enough.
-    pub async fn settle_if_late(
+    async fn settle_if_late(
         &self,
         owner: &Owner,
         uuid: &str,
@@ -63,6 +63,17 @@ impl Processor {
                 .count("SettleQueued", 1.0, &[("Why", "late_event")]);
         }
         Ok(())
+    }
+
+    /// After participant points were recorded (even redeliveries: their first delivery may
+    /// have stopped before this), a settle is queued when their meeting already settled.
+    pub async fn settle_after_points(&self, owner: &Owner, uuid: &str) -> Result<(), Failure> {
+        let state = self
+            .analytics
+            .settle_state(owner, uuid)
+            .await
+            .map_err(store)?;
+        self.settle_if_late(owner, uuid, state).await
     }
 
     /// The injected crash (`ZOOM_FAULT_CRASH_AFTER_CLAIM`), once per process, after the record
@@ -141,13 +152,7 @@ impl Processor {
                 } else {
                     self.metrics.count("EventDuplicate", 1.0, &[]);
                 }
-                // Even for a redelivery: its first delivery may have stopped before this.
-                let state = self
-                    .analytics
-                    .settle_state(owner, uuid)
-                    .await
-                    .map_err(store)?;
-                self.settle_if_late(owner, uuid, state).await?;
+                self.settle_after_points(owner, uuid).await?;
             }
             _ => {}
         }

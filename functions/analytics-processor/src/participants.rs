@@ -124,13 +124,7 @@ impl Processor {
                         self.crash_after_record(&p.parsed);
                     }
                 }
-                // Even for redeliveries: their first delivery may have stopped before this.
-                let state = self
-                    .analytics
-                    .settle_state(owner, uuid)
-                    .await
-                    .map_err(store)?;
-                self.settle_if_late(owner, uuid, state).await?;
+                self.settle_after_points(owner, uuid).await?;
                 for (p, _) in &events {
                     self.metrics.count(
                         "EventProcessed",
