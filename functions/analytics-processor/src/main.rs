@@ -7,6 +7,7 @@ mod meeting;
 mod ownership;
 mod participants;
 mod processor;
+mod settings;
 mod settle;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
@@ -15,44 +16,13 @@ use zoom_shared::analytics::DynamoAnalytics;
 use zoom_shared::archive::DynamoArchive;
 use zoom_shared::aws::{Bucket, Queue};
 use zoom_shared::caches::DynamoPageCache;
-use zoom_shared::config::{ConfigError, Env, exit_on_error, vars};
+use zoom_shared::config::{Env, exit_on_error, vars};
 use zoom_shared::connections::DynamoConnections;
 use zoom_shared::meetings::DynamoMeetings;
 use zoom_shared::metrics::Metrics;
 use zoom_shared::store::Table;
 
 const FUNCTION: &str = "zoom-analytics-processor";
-
-/// The default delay between a meeting's end and its settle (AWS).
-const SETTLE_DELAY_SECS: i32 = 60;
-
-fn settle_delay(env: &Env) -> Result<i32, ConfigError> {
-    match env.optional("ZOOM_SETTLE_DELAY_SECS") {
-        None => Ok(SETTLE_DELAY_SECS),
-        Some(v) => v
-            .parse::<i32>()
-            .ok()
-            .filter(|s| (1..=900).contains(s))
-            .ok_or(ConfigError::Invalid {
-                name: "ZOOM_SETTLE_DELAY_SECS",
-                reason: "must be 1 to 900 seconds (SQS's longest delay)",
-            }),
-    }
-}
-
-fn lease(env: &Env) -> Result<i64, ConfigError> {
-    match env.optional("ZOOM_IDEMPOTENCY_LEASE_SECS") {
-        None => Ok(60),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|s| (1..=900).contains(s))
-            .ok_or(ConfigError::Invalid {
-                name: "ZOOM_IDEMPOTENCY_LEASE_SECS",
-                reason: "must be 1 to 900 seconds",
-            }),
-    }
-}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -65,9 +35,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let events_url = exit_on_error(FUNCTION, env.required(vars::ZOOM_EVENTS_QUEUE_URL)).to_owned();
     let dead_letters_url =
         exit_on_error(FUNCTION, env.required(vars::ZOOM_EVENTS_DLQ_URL)).to_owned();
-    let settle_delay_secs = exit_on_error(FUNCTION, settle_delay(&env));
+    let settle_delay_secs = exit_on_error(FUNCTION, settings::settle_delay(&env));
     let bucket = exit_on_error(FUNCTION, env.required(vars::ZOOM_RECORDINGS_BUCKET)).to_owned();
-    let lease_secs = exit_on_error(FUNCTION, lease(&env));
+    let lease_secs = exit_on_error(FUNCTION, settings::lease(&env));
+    let concurrency = exit_on_error(FUNCTION, settings::concurrency(&env));
+    let stop_margin = exit_on_error(FUNCTION, settings::stop_margin(&env));
     let sdk = zoom_shared::aws::load_config().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -88,15 +60,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         crash_after_claim: env
             .optional("ZOOM_FAULT_CRASH_AFTER_CLAIM")
             .map(str::to_owned),
-        concurrency: env
-            .optional("ZOOM_PROCESSOR_CONCURRENCY")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(processor::CONCURRENCY),
-        stop_margin: env
-            .optional("ZOOM_PROCESSOR_STOP_MARGIN_SECS")
-            .and_then(|c| c.parse().ok())
-            .map(std::time::Duration::from_secs_f64)
-            .unwrap_or(processor::STOP_MARGIN),
+        concurrency,
+        stop_margin,
     };
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
