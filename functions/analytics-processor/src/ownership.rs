@@ -3,7 +3,7 @@
 //! or the account-wide role of A), never every tenant of the account; an `app_deauthorized` of
 //! user U removes only U's user-OAuth connections made before it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use zoom_shared::connections::{ConnectionStore, OwnerDirectory};
 use zoom_shared::owner::{Mode, Owner, Reach};
@@ -29,21 +29,46 @@ pub async fn owners_for<D: OwnerDirectory>(
 }
 
 /// The owners of each host, looked up once per batch: every event of a batch about the same
-/// host shares one lookup instead of two queries each. It lives for one invocation only, and a
-/// deauthorization handled in the batch empties it, so what it holds is never older than the
-/// batch (as a lookup in flight during a disconnect already could be; the purge's second pass
-/// removes what such a write leaves).
+/// host shares one lookup instead of two queries each. It lives for one invocation only. A
+/// deauthorization handled in the batch makes it forget what it looked up and remember which
+/// connections went: they are left out of every later answer, including fresh lookups (the
+/// routing index is read eventually consistently and may still list them), and a lookup that
+/// started before the deauthorization is not kept.
 #[derive(Debug, Default)]
 pub struct OwnersMemo {
-    known: std::sync::Mutex<HashMap<(String, String), Vec<Owner>>>,
+    state: std::sync::Mutex<MemoState>,
+}
+
+#[derive(Debug, Default)]
+struct MemoState {
+    /// Owners by (account, host).
+    known: HashMap<(String, String), Vec<Owner>>,
+    /// Connections removed in this batch: (tenant, connection id).
+    removed: HashSet<(String, String)>,
+    /// Bumped by every [`OwnersMemo::forget`].
+    generation: u64,
+}
+
+impl MemoState {
+    fn without_removed(&self, owners: Vec<Owner>) -> Vec<Owner> {
+        owners
+            .into_iter()
+            .filter(|o| {
+                !self
+                    .removed
+                    .contains(&(o.tenant_id.clone(), o.connection_id.clone()))
+            })
+            .collect()
+    }
 }
 
 impl OwnersMemo {
-    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Vec<Owner>>> {
-        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, MemoState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// [`owners_for`], looked up at most once per (account, host) until [`Self::forget`].
+    /// [`owners_for`], looked up at most once per (account, host) until [`Self::forget`],
+    /// never naming a connection removed in this batch.
     pub async fn owners<D: OwnerDirectory>(
         &self,
         directory: &D,
@@ -51,25 +76,39 @@ impl OwnersMemo {
         host: &str,
     ) -> Result<Vec<Owner>, Failure> {
         let key = (account.to_owned(), host.to_owned());
-        if let Some(owners) = self.known().get(&key) {
-            return Ok(owners.clone());
+        let generation = {
+            let state = self.state();
+            if let Some(owners) = state.known.get(&key) {
+                return Ok(owners.clone());
+            }
+            state.generation
+        };
+        let found = owners_for(directory, account, host).await?;
+        let mut state = self.state();
+        let owners = state.without_removed(found);
+        if state.generation == generation {
+            state.known.insert(key, owners.clone());
         }
-        let owners = owners_for(directory, account, host).await?;
-        self.known().insert(key, owners.clone());
         Ok(owners)
     }
 
-    /// Drops everything looked up (after a deauthorization changed the connections).
-    pub fn forget(&self) {
-        self.known().clear();
+    /// Forgets every lookup, and leaves the `removed` connections (tenant, connection id) out
+    /// of every later answer (after a deauthorization removed them).
+    pub fn forget(&self, removed: &[(String, String)]) {
+        let mut state = self.state();
+        state.known.clear();
+        state.removed.extend(removed.iter().cloned());
+        state.generation += 1;
     }
 }
 
 /// What a deauthorization did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Removal {
     /// Connections removed (their data queued for purging).
     pub deleted: usize,
+    /// Which: (tenant, connection id).
+    pub removed: Vec<(String, String)>,
     /// Connections kept: made after the deauthorization (a reinstall), or its time unknown.
     pub kept: usize,
 }
@@ -119,6 +158,9 @@ where
             .map_err(store)?
         {
             removal.deleted += 1;
+            removal
+                .removed
+                .push((owner.tenant_id.clone(), owner.connection_id.clone()));
         } else {
             removal.kept += 1;
         }
@@ -187,28 +229,79 @@ mod tests {
         let memo = OwnersMemo::default();
         let first = memo.owners(&d, "acct", "u1").await.expect("owners");
         assert_eq!(tenants(&first), ["admin", "m"]);
-        // m disconnects: the memo still answers what it looked up, until it forgets.
-        d.delete_if_connected_by("m", "cm", 1_000)
+        // n disconnects: the memo still answers what it looked up for u1 (looked up once)...
+        d.delete_if_connected_by("n", "cn", 1_000)
             .await
             .expect("delete");
         assert_eq!(
             tenants(&memo.owners(&d, "acct", "u1").await.expect("owners")),
             ["admin", "m"]
         );
+        // ...and looks other hosts and accounts up on their own.
         assert_eq!(
             tenants(&memo.owners(&d, "acct", "u2").await.expect("owners")),
-            ["admin", "n"],
-            "another host is its own lookup"
+            ["admin"]
         );
         assert_eq!(
             tenants(&memo.owners(&d, "other", "u1").await.expect("owners")),
             ["x"],
             "the same user in another account is its own lookup"
         );
-        memo.forget();
+    }
+
+    /// A directory whose index still lists a removed connection (the routing index is read
+    /// eventually consistently).
+    struct LaggingIndex(Vec<(Owner, i64)>);
+
+    impl OwnerDirectory for LaggingIndex {
+        async fn owners_of(
+            &self,
+            _account: &str,
+            _host: &str,
+        ) -> Result<Vec<(Owner, i64)>, zoom_shared::store::StoreError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn after_a_deauthorization_the_removed_connection_is_never_answered_again() {
+        let d = directory().await;
+        let stale = d.owners_of("acct", "u1").await.expect("owners");
+        let memo = OwnersMemo::default();
         assert_eq!(
             tenants(&memo.owners(&d, "acct", "u1").await.expect("owners")),
-            ["admin"]
+            ["admin", "m"]
+        );
+        let purges = MemoryPurgeQueue::default();
+        let removal = deauthorize(&d, &purges, "acct", "u1", Some(150))
+            .await
+            .expect("deauthorize");
+        memo.forget(&removal.removed);
+        // The index still lists m: the memo leaves it out, now and for the rest of the batch.
+        let lagging = LaggingIndex(stale);
+        for _ in 0..2 {
+            assert_eq!(
+                tenants(&memo.owners(&lagging, "acct", "u1").await.expect("owners")),
+                ["admin"]
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lookup_begun_before_a_forget_is_not_kept() {
+        let d = directory().await;
+        let memo = OwnersMemo::default();
+        // A lookup in flight: its generation is taken, then a deauthorization forgets.
+        let generation = memo.state().generation;
+        memo.forget(&[("m".to_owned(), "cm".to_owned())]);
+        assert_ne!(memo.state().generation, generation);
+        // What such a lookup finds is filtered and not stored; the next one looks up afresh.
+        let owners = memo.owners(&d, "acct", "u1").await.expect("owners");
+        assert_eq!(tenants(&owners), ["admin"]);
+        assert!(
+            memo.state()
+                .known
+                .contains_key(&("acct".to_owned(), "u1".to_owned()))
         );
     }
 
@@ -219,13 +312,8 @@ mod tests {
         let removal = deauthorize(&d, &purges, "acct", "u1", Some(150))
             .await
             .expect("deauthorize");
-        assert_eq!(
-            removal,
-            Removal {
-                deleted: 1,
-                kept: 0
-            }
-        );
+        assert_eq!((removal.deleted, removal.kept), (1, 0));
+        assert_eq!(removal.removed, [("m".to_owned(), "cm".to_owned())]);
         assert!(d.get("m").await.expect("get").is_none());
         for tenant in ["n", "x", "admin"] {
             assert!(d.get(tenant).await.expect("get").is_some(), "{tenant} kept");
@@ -256,13 +344,8 @@ mod tests {
             let removal = deauthorize(&d, &purges, "acct", "u1", at)
                 .await
                 .expect("deauthorize");
-            assert_eq!(
-                removal,
-                Removal {
-                    deleted: 0,
-                    kept: 1
-                }
-            );
+            assert_eq!((removal.deleted, removal.kept), (0, 1));
+            assert!(removal.removed.is_empty());
         }
         assert!(d.get("m").await.expect("get").is_some());
         assert!(purges.queued().is_empty());

@@ -388,9 +388,7 @@ impl Processor {
             return Ok(());
         }
         if let ZoomEvent::Deauthorized { .. } = &parsed.event {
-            let result = self.deauthorized(&parsed, &dedup).await;
-            memo.forget();
-            return result;
+            return self.deauthorized(&parsed, &dedup, memo).await;
         }
         let host = host_of(&parsed.event);
         let owners = memo
@@ -573,7 +571,12 @@ impl Processor {
     /// deauthorization is removed (its data purged, files included); a connection made after it
     /// (a reinstall, then a late delivery or a redrive) is kept. Recorded for compliance either
     /// way. Idempotent: a redelivery finds the connection gone or newer.
-    async fn deauthorized(&self, parsed: &Parsed, dedup: &str) -> Result<(), Failure> {
+    async fn deauthorized(
+        &self,
+        parsed: &Parsed,
+        dedup: &str,
+        memo: &OwnersMemo,
+    ) -> Result<(), Failure> {
         let ZoomEvent::Deauthorized {
             user_id,
             at,
@@ -583,14 +586,18 @@ impl Processor {
             return Ok(());
         };
         let at_secs = at_time.map(|t| t.timestamp());
-        let Removal { deleted, kept } = deauthorize(
+        let removal = deauthorize(
             &self.connections,
             &self.purge_queue,
             &parsed.account_id,
             user_id,
             at_secs,
         )
-        .await?;
+        .await;
+        // The batch's later events look their owners up again, without what was removed (a
+        // failure half-way may have removed some: everything is looked up again).
+        memo.forget(removal.as_ref().map_or(&[][..], |r| r.removed.as_slice()));
+        let Removal { deleted, kept, .. } = removal?;
         self.analytics
             .record_deauthorization(&Deauthorization {
                 zoom_user_id: user_id,

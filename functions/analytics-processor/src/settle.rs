@@ -9,7 +9,8 @@ use std::time::Instant;
 use zoom_shared::analytics::jobs::SettleJob;
 use zoom_shared::analytics::settle::{contribution, delta};
 use zoom_shared::analytics::store::{
-    AnalyticsWriter, PeaksChange, Settle, SettleOutcome, StoredPeaks, TIMELINE_TTL_SECS, peak_key,
+    AnalyticsWriter, PeaksChange, Settle, SettleOutcome, StoredPeaks, TIMELINE_TTL_SECS,
+    keeps_host_days, peak_key,
 };
 use zoom_shared::clock::now_secs;
 
@@ -62,7 +63,9 @@ impl Processor {
                 contribution: now,
                 delta: delta(&record.rolled, &now),
                 day_peaks: peaks_change(day_peaks, &key, now.peak),
-                host_peaks: peaks_change(host_peaks, &key, now.peak),
+                host_peaks: keeps_host_days(owner)
+                    .then(|| peaks_change(host_peaks, &key, now.peak))
+                    .flatten(),
             };
             let unchanged = record.version > 0
                 && record.rolled == now

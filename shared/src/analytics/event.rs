@@ -130,6 +130,9 @@ fn instance(object: &Value) -> Result<Instance, String> {
     })
 }
 
+/// The longest participant key kept as it is (bytes); a longer one is replaced by its digest.
+pub const MAX_PARTICIPANT_KEY_BYTES: usize = 200;
+
 /// A participant with the join and leave times its event carries.
 type Sighting = (Participant, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -142,6 +145,13 @@ fn participant(object: &Value) -> Result<Sighting, String> {
         .iter()
         .find_map(|v| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
         .unwrap_or_else(|| format!("{}|{}", text(&p["user_id"]), text(&p["user_name"])));
+    // Bounded, so a point stays small whatever a payload carries: a longer key is known by
+    // its digest (the same key always gives the same digest, so its join and leave still pair).
+    let key = if key.len() > MAX_PARTICIPANT_KEY_BYTES {
+        format!("sha256:{}", crate::store::item::digest(&key))
+    } else {
+        key
+    };
     let joined = time(&p["join_time"]).or_else(|| time(&p["date_time"]));
     let left = time(&p["leave_time"]).or_else(|| time(&p["date_time"]));
     Ok((Participant { key }, joined, left))
@@ -267,6 +277,36 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A participant key longer than the bound is known by its digest: points stay small, and
+    /// the same participant's join and leave still pair.
+    #[test]
+    fn a_long_participant_key_is_known_by_its_digest() {
+        let body = |event: &str, name: &str| {
+            serde_json::json!({"event": event, "payload": {"account_id": "a", "object": {
+                "id": 1, "uuid": "u", "host_id": "h", "start_time": "2026-12-01T10:00:00Z",
+                "participant": {"user_id": "1", "user_name": name,
+                    "join_time": "2026-12-01T10:01:00Z", "leave_time": "2026-12-01T10:02:00Z"}}}})
+            .to_string()
+        };
+        let key = |event: &str, name: &str| match parse(&body(event, name)).expect("parses").event {
+            ZoomEvent::Joined(_, p, _) | ZoomEvent::Left(_, p, _) => p.key,
+            other => panic!("{other:?}"),
+        };
+        let long = "ü".repeat(5_000);
+        let joined = key("meeting.participant_joined", &long);
+        assert!(joined.starts_with("sha256:") && joined.len() <= MAX_PARTICIPANT_KEY_BYTES);
+        assert_eq!(joined, key("meeting.participant_left", &long), "pairs");
+        assert_ne!(
+            joined,
+            key("meeting.participant_joined", &"ü".repeat(5_001))
+        );
+        assert_eq!(
+            key("meeting.participant_joined", "Ann"),
+            "1|Ann",
+            "short keys kept"
+        );
     }
 
     /// `recording.completed` carries each file's type, so a file archived from the webhook is

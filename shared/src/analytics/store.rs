@@ -113,6 +113,14 @@ pub enum SettleOutcome {
     Invalid(String),
 }
 
+/// Whether `owner`'s figures are also kept per host (`HOSTANALYTICS#` items). Only an owner with
+/// the account-wide role sees several hosts; an owner with a user's reach owns that user's
+/// meetings only ([`Owner::owns`]), so its per-host figures are its per-day figures, read from
+/// the day items instead of written twice.
+pub fn keeps_host_days(owner: &Owner) -> bool {
+    matches!(owner.reach, crate::owner::Reach::Account)
+}
+
 /// The host key of per-host items (`unknown` for an event without a host).
 pub fn host_key(host_id: &str) -> String {
     if host_id.is_empty() {
@@ -363,4 +371,22 @@ pub trait AnalyticsReader: Send + Sync {
         to: NaiveDate,
         limit: i32,
     ) -> impl Future<Output = Result<Vec<serde_json::Value>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::owner::Reach;
+    use crate::owner::tests::user_owner;
+
+    #[test]
+    fn only_an_account_wide_owner_keeps_figures_per_host() {
+        let user = user_owner("t", "u1");
+        assert!(!keeps_host_days(&user), "its only host is its user");
+        let account = Owner {
+            reach: Reach::Account,
+            ..user
+        };
+        assert!(keeps_host_days(&account));
+    }
 }

@@ -112,7 +112,7 @@ impl MeetingStore for DynamoMeetings {
             .get_item()
             .table_name(self.table.name())
             .set_key(Some(meeting_key(owner, id)))
-            .projection_expression("event_at")
+            .projection_expression("pk, event_at")
             .consistent_read(true)
             .send()
             .await

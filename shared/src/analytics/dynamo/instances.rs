@@ -1,5 +1,5 @@
 //! What meeting events record on their instance: the points of its participant events, the
-//! ones of a batch together (`INSTANCE#{uuid}#POINTS#{chunk}`, each chunk put only if absent:
+//! ones of a batch together (`POINTS#{uuid}#{chunk}`, each chunk put only if absent:
 //! it is its deliveries' idempotency record, see [`crate::analytics::chunks`]) and the instance
 //! record (`INSTANCE#{uuid}#META`: the meeting's fields, whether it
 //! started, its end, when a settle is due, and what its last settle added). One write per
@@ -26,6 +26,13 @@ use crate::store::item::{b, flag, key, n, s};
 
 /// Longest topic kept (Zoom's own limit is 200 characters).
 const TOPIC_CHARS: usize = 200;
+
+/// The sort-key prefix of an instance's chunks of points: outside `INSTANCE#{uuid}#`, which a
+/// release before chunks reads whole as one-point items, so going back to it never misreads a
+/// chunk (its settles would just not see the chunked points until the next release's settle).
+fn chunk_prefix(uuid: &str) -> String {
+    format!("POINTS#{uuid}#")
+}
 
 /// The key of an instance's record.
 pub(super) fn meta_key(owner: &Owner, uuid: &str) -> HashMap<String, AttributeValue> {
@@ -92,7 +99,7 @@ impl DynamoAnalytics {
                 .put_item()
                 .table_name(self.name())
                 .item("pk", s(owner.data_pk()))
-                .item("sk", s(format!("INSTANCE#{uuid}#POINTS#{}", chunk.key)))
+                .item("sk", s(format!("{}{}", chunk_prefix(uuid), chunk.key)))
                 .item("pts", s(&chunk.body))
                 .item("ttl", n(now + TIMELINE_TTL_SECS))
                 .condition_expression("attribute_not_exists(pk)")
@@ -208,13 +215,13 @@ impl DynamoAnalytics {
         }
     }
 
-    pub(super) async fn instance(
+    /// Every item of the owner's data partition under `prefix`, read consistently.
+    async fn items_under(
         &self,
         owner: &Owner,
-        uuid: &str,
-    ) -> Result<Option<(InstanceRecord, Vec<Point>)>, StoreError> {
-        let mut meta = None;
-        let mut points = Vec::new();
+        prefix: String,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
             let page = self
@@ -223,34 +230,52 @@ impl DynamoAnalytics {
                 .table_name(self.name())
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(owner.data_pk()))
-                .expression_attribute_values(":prefix", s(format!("INSTANCE#{uuid}#")))
+                .expression_attribute_values(":prefix", s(&prefix))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| err(&e))?;
-            for item in page.items() {
-                let sk = text(item, "sk");
-                if sk.ends_with("#META") {
-                    meta = Some(record_of(item, uuid));
-                } else if let Some(body) = crate::store::item::text(item, "pts") {
-                    points.extend(decode(&body));
-                } else if let Some((_, dedup)) = sk.split_once("#POINT#") {
-                    // Written before chunks: one point per item, keyed by its dedup key.
-                    points.push(Delivered {
-                        tag: tag(dedup),
-                        point: Point {
-                            at: num(item, "at"),
-                            participant: text(item, "participant"),
-                            join: flag(item, "join").unwrap_or(true),
-                        },
-                    });
-                }
-            }
+            items.extend(page.items().iter().cloned());
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
-                return Ok(meta.map(|m| (m, distinct(points))));
+                return Ok(items);
             }
         }
+    }
+
+    pub(super) async fn instance(
+        &self,
+        owner: &Owner,
+        uuid: &str,
+    ) -> Result<Option<(InstanceRecord, Vec<Point>)>, StoreError> {
+        // The record (with the one-point items written before chunks) and the chunks.
+        let (records, chunked) = futures_util::try_join!(
+            self.items_under(owner, format!("INSTANCE#{uuid}#")),
+            self.items_under(owner, chunk_prefix(uuid)),
+        )?;
+        let mut meta = None;
+        let mut points = Vec::new();
+        for item in &records {
+            let sk = text(item, "sk");
+            if sk.ends_with("#META") {
+                meta = Some(record_of(item, uuid));
+            } else if let Some((_, dedup)) = sk.split_once("#POINT#") {
+                points.push(Delivered {
+                    tag: tag(dedup),
+                    point: Point {
+                        at: num(item, "at"),
+                        participant: text(item, "participant"),
+                        join: flag(item, "join").unwrap_or(true),
+                    },
+                });
+            }
+        }
+        for item in &chunked {
+            if let Some(body) = crate::store::item::text(item, "pts") {
+                points.extend(decode(&body));
+            }
+        }
+        Ok(meta.map(|m| (m, distinct(points))))
     }
 }

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::{DynamoAnalytics, err, num, text};
 use crate::analytics::store::{AnalyticsReader, DayFigures};
-use crate::owner::Owner;
+use crate::owner::{Owner, Reach};
 use crate::store::StoreError;
 use crate::store::item::s;
 
@@ -80,13 +80,21 @@ impl AnalyticsReader for DynamoAnalytics {
             .collect())
     }
 
-    /// The per-host per-day aggregates from `from` to `to` (one item per host and day).
+    /// The per-host per-day aggregates from `from` to `to` (one item per host and day; for an
+    /// owner with a user's reach, its days as that user's).
     async fn host_days(
         &self,
         owner: &Owner,
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<DayFigures>, StoreError> {
+        if let Reach::User { zoom_user_id } = &owner.reach {
+            let mut days = self.days(owner, from, to).await?;
+            for day in &mut days {
+                day.host_id = Some(zoom_user_id.clone());
+            }
+            return Ok(days);
+        }
         let items = self
             .query_all(
                 None,

@@ -1,7 +1,9 @@
 //! The settle transaction: an instance's new contribution on its record (conditioned on the
 //! version it was read at), the counters' delta added to its day and its host's day, and the
 //! day's bounded peak lists when they change (conditioned on their version). Three small
-//! items, so its cost does not depend on the day's meetings or the meeting's participants.
+//! items (two for an owner with a user's reach, whose host-day is its day: see
+//! [`keeps_host_days`]), so its cost does not depend on the day's meetings or the meeting's
+//! participants.
 
 use std::collections::HashMap;
 
@@ -14,7 +16,7 @@ use super::instances::meta_key;
 use super::{DynamoAnalytics, built, err, num};
 use crate::analytics::settle::Peaks;
 use crate::analytics::store::{
-    InstanceRecord, PeaksChange, Settle, SettleOutcome, StoredPeaks, peaks_of,
+    InstanceRecord, PeaksChange, Settle, SettleOutcome, StoredPeaks, keeps_host_days, peaks_of,
 };
 use crate::owner::Owner;
 use crate::store::StoreError;
@@ -198,6 +200,12 @@ impl DynamoAnalytics {
                 .projection_expression("peaks, peaks_floor, peaks_v")
                 .send()
         };
+        if !keeps_host_days(owner) {
+            let day_item = get(owner.analytics_pk(), day_sk(day))
+                .await
+                .map_err(|e| err(&e))?;
+            return Ok((stored(day_item.item()), StoredPeaks::default()));
+        }
         let (day_item, host_item) = futures_util::try_join!(
             get(owner.analytics_pk(), day_sk(day)),
             get(owner.host_analytics_pk(), host_day_sk(day, host)),
@@ -229,14 +237,16 @@ impl DynamoAnalytics {
             settle,
             settle.day_peaks.as_ref(),
         )?);
-        items.extend(day_update(
-            self.name(),
-            owner.host_analytics_pk(),
-            host_day_sk(day, &host),
-            Some(&host),
-            settle,
-            settle.host_peaks.as_ref(),
-        )?);
+        if keeps_host_days(owner) {
+            items.extend(day_update(
+                self.name(),
+                owner.host_analytics_pk(),
+                host_day_sk(day, &host),
+                Some(&host),
+                settle,
+                settle.host_peaks.as_ref(),
+            )?);
+        }
         match self
             .client()
             .transact_write_items()
