@@ -2,16 +2,17 @@
 //! - [`claims`]: idempotency claims `DATA#{ns}` / `EVENT#{dedup}` of the events that are not
 //!   meeting figures, and deauthorization records `COMPLIANCE#{user}`;
 //! - [`instances`]: a meeting instance's record `DATA#{ns}` / `INSTANCE#{uuid}#META` and its
-//!   participant points `INSTANCE#{uuid}#POINTS#{chunk}`, the points of a meeting group of a
+//!   participant points `POINTS#{uuid}#{chunk}`, the points of a meeting group of a
 //!   batch several to an item (under 4 KB; items of one point each,
 //!   `INSTANCE#{uuid}#POINT#{dedup}`, written before, are still read);
 //! - [`settle`]: the one transaction that adds a settled instance's figures to its day
-//!   `ANALYTICS#{ns}` / `DAY#{date}` and its host's day `HOSTANALYTICS#{ns}` /
-//!   `DAY#{date}#HOST#{host}`, with the instance in the recent-meetings index
+//!   `ANALYTICS#{ns}` / `DAY#{date}` and, for an owner with the account-wide role, its host's
+//!   day `HOSTANALYTICS#{ns}` / `DAY#{date}#HOST#{host}`, with the instance in the recent-meetings index
 //!   (`gsi1`: `RECENT#{ns}` / `{end}#{uuid}`);
 //! - [`read`]: what the analytics API reads.
 //!
-//! Every item stays small (under 1 KB but a meeting's topic): nothing grows with the day's
+//! Every item stays small (under 4 KB; under 1 KB but a meeting's topic and a chunk of points):
+//! nothing grows with the day's
 //! meetings, a meeting's participants or the tenant's history.
 
 mod claims;
