@@ -688,10 +688,12 @@ pub fn stack_env(name: &str) -> String {
         .to_owned()
 }
 
-/// The id of the tenant's current connection (the namespace of its data), if connected.
-pub async fn connection_id(tenant: &str) -> Option<String> {
+/// The tenant's connection item as stored (read consistently), if connected.
+pub async fn connection_item(
+    tenant: &str,
+) -> Option<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
     let (client, table) = dynamodb().await;
-    let item = client
+    client
         .get_item()
         .table_name(&table)
         .key(
@@ -707,8 +709,14 @@ pub async fn connection_id(tenant: &str) -> Option<String> {
         .await
         .expect("get connection")
         .item()
-        .cloned()?;
-    item.get("connection_id")
+        .cloned()
+}
+
+/// The id of the tenant's current connection (the namespace of its data), if connected.
+pub async fn connection_id(tenant: &str) -> Option<String> {
+    connection_item(tenant)
+        .await?
+        .get("connection_id")
         .and_then(|v| v.as_s().ok())
         .cloned()
 }

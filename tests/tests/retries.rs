@@ -221,23 +221,8 @@ async fn a_storage_failure_right_after_rotation_loses_no_token() {
         }
     };
     let version = || async {
-        let (client, table) = dynamodb().await;
-        client
-            .get_item()
-            .table_name(&table)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{tenant}")),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S("CONNECTION".into()),
-            )
-            .consistent_read(true)
-            .send()
+        connection_item(&tenant)
             .await
-            .expect("get")
-            .item()
             .and_then(|i| i.get("version").and_then(|v| v.as_n().ok()).cloned())
             .unwrap_or_default()
     };
@@ -309,22 +294,7 @@ async fn a_connection_written_before_connection_ids_keeps_its_rotated_pair() {
         .await
         .expect("made legacy");
     let version = || async {
-        let item = client
-            .get_item()
-            .table_name(&table)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("TENANT#{tenant}")),
-            )
-            .key(
-                "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S("CONNECTION".into()),
-            )
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("get");
-        let item = item.item().expect("item");
+        let item = connection_item(&tenant).await.expect("item");
         assert!(!item.contains_key("connection_id"), "still legacy");
         item.get("version")
             .and_then(|v| v.as_n().ok())

@@ -212,9 +212,7 @@ class Provisioner:
                         "Resource": [arn for arn, _ in resolved],
                         "Source": [text for _, text in resolved],
                     })
-            queues = [self.resolve(event["Properties"]["Queue"])
-                      for event in (props.get("Events") or {}).values() if event.get("Type") == "SQS"]
-            principals[binary] = {"function": logical_id, "statements": statements, "event_source_queues": queues}
+            principals[binary] = {"function": logical_id, "statements": statements}
         return principals
 
     def environment(self):
