@@ -41,54 +41,6 @@ where
     }
 }
 
-fn iso(t: chrono_free::Secs) -> String {
-    chrono_free::iso(t)
-}
-
-/// Date arithmetic without a date crate (the tests' own).
-mod chrono_free {
-    /// Epoch seconds.
-    pub type Secs = i64;
-
-    /// Now, epoch seconds.
-    pub fn now() -> Secs {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64
-    }
-
-    /// yyyy-mm-dd (UTC).
-    pub fn date(secs: Secs) -> String {
-        let days = secs.div_euclid(86_400);
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        format!(
-            "{:04}-{:02}-{:02}",
-            yoe + era * 400 + i64::from(m <= 2),
-            m,
-            d
-        )
-    }
-
-    /// RFC 3339 (UTC, seconds).
-    pub fn iso(t: Secs) -> String {
-        format!(
-            "{}T{:02}:{:02}:{:02}Z",
-            date(t),
-            (t % 86_400) / 3600,
-            (t % 3600) / 60,
-            t % 60
-        )
-    }
-}
-
 /// The simulator's account: user ids by index (0 is the owner), with one scheduled meeting and
 /// one recording of each of users 0 and 1.
 struct Account {
@@ -121,7 +73,7 @@ async fn account(sim: &SimProcess) -> Account {
             .expect("a scheduled meeting of the user")
     };
     // Within the recordings list's default 30 days.
-    let recent = iso(chrono_free::now() - 25 * 86_400);
+    let recent = iso(now() - 25 * 86_400);
     let recording_of = |user: &str| {
         a["recordings"]
             .as_array()
@@ -243,7 +195,7 @@ async fn assert_isolated(api: &str, tokens: [&str; 2], acct: &Account) {
 
 /// Starts and ends user `who`'s meeting through the simulator (signed webhooks), recording it.
 async fn run_meeting(sim: &SimProcess, id: i64) -> String {
-    let start = chrono_free::now() - 3600;
+    let start = now() - 3600;
     sim.post(&format!("meetings/{id}/start"), json!({"at": iso(start)}))
         .await;
     let joined = sim
@@ -271,7 +223,7 @@ async fn run_meeting(sim: &SimProcess, id: i64) -> String {
 }
 
 async fn started_today(api: &str, token: &str) -> i64 {
-    let today = chrono_free::date(chrono_free::now() - 3600);
+    let today = date_of(now() - 3600);
     get(
         api,
         token,
@@ -547,7 +499,7 @@ async fn deauthorizations_are_ordered_by_time_and_delete_everything_of_the_conne
     env.sim
         .post(
             "deauthorize",
-            json!({"user_id": user, "at": iso(chrono_free::now() - 3600)}),
+            json!({"user_id": user, "at": iso(now() - 3600)}),
         )
         .await;
     eventually("the old deauthorization is recorded", || async {
@@ -565,7 +517,7 @@ async fn deauthorizations_are_ordered_by_time_and_delete_everything_of_the_conne
     env.sim
         .post(
             "deauthorize",
-            json!({"user_id": user, "at": iso(chrono_free::now() + 5)}),
+            json!({"user_id": user, "at": iso(now() + 5)}),
         )
         .await;
     eventually("the connection is removed", || async {
