@@ -69,12 +69,7 @@ impl Queue {
             request = request.delay_seconds(delay_secs.min(900));
         }
         for (name, value) in attributes {
-            let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(*value)
-                .build()
-                .map_err(|e| e.to_string())?;
-            request = request.message_attributes(*name, attribute);
+            request = request.message_attributes(*name, string_attribute(value)?);
         }
         request
             .send()
@@ -82,6 +77,15 @@ impl Queue {
             .map(|_| ())
             .map_err(|e| describe_sdk_error(&e))
     }
+}
+
+/// A message attribute of type `String`.
+fn string_attribute(value: &str) -> Result<aws_sdk_sqs::types::MessageAttributeValue, String> {
+    aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// The most one SendMessageBatch carries: 10 entries, and (SQS's limit on the whole request)
@@ -130,12 +134,7 @@ impl Queue {
                 .id(i.to_string())
                 .message_body(*body);
             for (name, value) in attributes {
-                let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(*value)
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                entry = entry.message_attributes(*name, attribute);
+                entry = entry.message_attributes(*name, string_attribute(value)?);
             }
             entries.push(entry.build().map_err(|e| e.to_string())?);
         }
