@@ -478,6 +478,25 @@ pub async fn isolated_archiving(sim_env: &[(&str, &str)]) -> Isolated {
     .await
 }
 
+/// [`isolated_pipeline`] with the stack's settings and an events queue of its own.
+pub async fn own_pipeline() -> Isolated {
+    isolated_pipeline(
+        &[],
+        &[],
+        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
+        true,
+    )
+    .await
+}
+
+/// [`own_pipeline`], and a new tenant named after `prefix` connected to its simulator.
+pub async fn connected_pipeline(prefix: &str) -> (Isolated, String) {
+    let env = own_pipeline().await;
+    let tenant = unique(prefix);
+    connect(&env.watch.api, &tenant).await;
+    (env, tenant)
+}
+
 /// An isolated simulator and watch with their own events and archive queues and a poller
 /// feeding them to the processor and the archiver. `events_queue` names the events queue; with
 /// `create_events_queue` false it is not created (the test creates it later: SQS "down").

@@ -136,21 +136,6 @@ async fn until_summary(api: &str, tenant: &str, date: &str, expected: &Value) ->
     }
 }
 
-/// An isolated pipeline with its own events queue, and a new tenant named after `prefix`
-/// connected to its simulator.
-async fn connected_pipeline(prefix: &str) -> (Isolated, String) {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique(prefix);
-    connect(&env.watch.api, &tenant).await;
-    (env, tenant)
-}
-
 async fn drained(queue: &str) {
     let started = Instant::now();
     while queue_depth(queue).await > 0 {

@@ -386,15 +386,7 @@ fn ids(page: &Value) -> Vec<i64> {
 
 #[tokio::test]
 async fn list_pages_are_cached_until_the_tenants_meetings_change() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("cached");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("cached").await;
 
     let (first, cost) = list_counted(&env, &tenant, "").await;
     assert_eq!(cost, 1);

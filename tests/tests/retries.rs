@@ -354,15 +354,7 @@ async fn a_slow_refresh_still_stores_the_rotated_pair() {
 
 #[tokio::test]
 async fn a_recurring_meeting_stays_scheduled_after_an_occurrence_and_a_single_delete_leaves_it() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("series");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("series").await;
     let series = create(
         &env.watch.api,
         &tenant,
@@ -497,15 +489,7 @@ async fn a_list_page_too_large_for_one_item_is_still_served() {
 
 #[tokio::test]
 async fn webhook_bodies_up_to_a_mebibyte_are_processed_and_larger_ones_refused() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("bigbody");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("bigbody").await;
     let account = env.sim.get("account").await;
     let account_id = account["account_id"].as_str().expect("account");
     let host = account["authorizing_user"]["id"].as_str().expect("host");

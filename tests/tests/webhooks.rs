@@ -179,13 +179,7 @@ async fn drained(queue: &str) {
 
 #[tokio::test]
 async fn a_scripted_day_gives_exact_analytics_and_redeliveries_count_once() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
+    let env = own_pipeline().await;
     // Two tenants: A connected as user 0, B as user 1 of the same account. Events are routed by
     // host: A's meetings count only for A, B's only for B.
     let users = sim_users(&env.sim, 2).await;
@@ -554,15 +548,7 @@ async fn sqs_down_makes_intake_fail_and_zoom_retry_later_counted_once() {
 
 #[tokio::test]
 async fn app_deauthorized_deletes_the_tenant_and_records_it() {
-    let env = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
-    let tenant = unique("deauth");
-    connect(&env.watch.api, &tenant).await;
+    let (env, tenant) = connected_pipeline("deauth").await;
     let user = env.sim.get("account").await["authorizing_user"]["id"]
         .as_str()
         .expect("user")
@@ -630,13 +616,7 @@ async fn analytics_input_is_validated_and_needs_a_caller() {
 /// served from storage once more.
 #[tokio::test]
 async fn a_meeting_updated_in_zoom_is_read_again_from_zoom() {
-    let stack = isolated_pipeline(
-        &[],
-        &[],
-        &stand_in("ZOOM_EVENTS_QUEUE_URL", &free_port().to_string()),
-        true,
-    )
-    .await;
+    let stack = own_pipeline().await;
     let account = stack.sim.get("account").await;
     let account_id = account["account_id"].as_str().expect("account").to_owned();
     let host = sim_users(&stack.sim, 1).await[0].clone();
