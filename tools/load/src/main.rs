@@ -97,7 +97,7 @@ async fn main() {
 async fn run(options: Options) -> Result<(), String> {
     let stack = stack::Stack::from_env()?;
     println!("# zoom-load run {options:?}");
-    let sampler = rss::Sampler::start(Duration::from_millis(100));
+    let sampler = rss::Sampler::start(Duration::from_millis(100), rss::stack_marker());
     let tenant = format!("load-{}", chrono::Utc::now().timestamp_millis());
     stack.connect(&tenant).await?;
     let mut failures = Vec::new();

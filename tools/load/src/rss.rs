@@ -1,6 +1,8 @@
 //! Peak resident memory of the function processes (`zoom-*` binaries under cargo lambda
 //! watch), sampled from /proc while the run goes on; each process's own high-water mark
-//! (`VmHWM`) is read at every sample, so short peaks between samples are not missed.
+//! (`VmHWM`) is read at every sample, so short peaks between samples are not missed. Only this
+//! stack's processes count: those whose environment names its table (another stack on the
+//! same machine, a CI run's or a cost run's, runs the same binaries).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -33,7 +35,25 @@ const FUNCTIONS: &[&str] = &[
     "zoom-analytics",
 ];
 
-fn sample() -> Vec<(String, u64)> {
+/// Whether process `dir` (`/proc/{pid}`) runs with `marker` (`NAME=value`) in its environment.
+fn runs_with(dir: &std::path::Path, marker: &str) -> bool {
+    std::fs::read(dir.join("environ")).is_ok_and(|env| {
+        env.split(|b| *b == 0)
+            .any(|entry| entry == marker.as_bytes())
+    })
+}
+
+/// The table of the stack under test (`ZOOM_STACK_ENV_FILE`), as its processes see it.
+pub fn stack_marker() -> Option<String> {
+    let file = std::env::var("ZOOM_STACK_ENV_FILE").ok()?;
+    std::fs::read_to_string(file)
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("ZOOM_TABLE_NAME="))
+        .map(str::to_owned)
+}
+
+fn sample(marker: Option<&str>) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
@@ -57,6 +77,9 @@ fn sample() -> Vec<(String, u64)> {
         else {
             continue;
         };
+        if marker.is_some_and(|m| !runs_with(&dir, m)) {
+            continue;
+        }
         let name = (*function).to_owned();
         if let Some(kib) =
             field("VmHWM:").and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
@@ -68,15 +91,17 @@ fn sample() -> Vec<(String, u64)> {
 }
 
 impl Sampler {
-    /// Starts sampling every `every`.
-    pub fn start(every: Duration) -> Self {
+    /// Starts sampling every `every` the processes that run with `marker` in their
+    /// environment (every function process when `None`).
+    pub fn start(every: Duration, marker: Option<String>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let peaks: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
         let task = {
             let (stop, peaks) = (stop.clone(), peaks.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    let now = tokio::task::spawn_blocking(sample)
+                    let marker = marker.clone();
+                    let now = tokio::task::spawn_blocking(move || sample(marker.as_deref()))
                         .await
                         .unwrap_or_default();
                     let mut peaks = peaks.lock().await;
@@ -127,5 +152,37 @@ impl fmt::Display for Peaks {
             writeln!(f, "- {name}: {:.1} MiB", *kib as f64 / 1024.0)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_processes_running_with_the_stacks_table_are_this_stacks() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("ZOOM_TABLE_NAME", "load-1-zoom-table")
+            .spawn()
+            .expect("sleep");
+        let dir = std::path::PathBuf::from(format!("/proc/{}", child.id()));
+        // Until the child has exec'd, its environment reads empty.
+        let started = std::time::Instant::now();
+        while std::fs::read(dir.join("environ")).map_or(true, |e| e.is_empty()) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "sleep never started"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let ours = runs_with(&dir, "ZOOM_TABLE_NAME=load-1-zoom-table");
+        let other = runs_with(&dir, "ZOOM_TABLE_NAME=ci-2-zoom-table");
+        let prefix = runs_with(&dir, "ZOOM_TABLE_NAME=load-1");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(ours);
+        assert!(!other, "another stack's table");
+        assert!(!prefix, "the whole entry must match");
     }
 }
