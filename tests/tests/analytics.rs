@@ -291,6 +291,80 @@ async fn several_processors_settling_one_day_at_once_stay_exact() {
     );
 }
 
+/// Meetings of one tenant-day that end close together settle together: their settle jobs fall
+/// due at the same moment (the delay is stretched to the next multiple of itself, at most 30
+/// s), a batch brings them in together (the template's batching window), and one transaction
+/// writes all of their instances and the day item once. The figures stay exact.
+#[tokio::test]
+async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
+    let name = stand_in(
+        "ZOOM_EVENTS_QUEUE_URL",
+        &format!("together-{}", free_port()),
+    );
+    let queue = create_queue(&name).await;
+    // A 30 s delay: every end handled within the same 30 s falls due at the same moment, so
+    // six meetings make at most two groups and one holds at least three, however slow this
+    // machine is.
+    let mut pipeline = isolated_with(
+        &[],
+        &[
+            ("ZOOM_EVENTS_QUEUE_URL", queue.as_str()),
+            ("ZOOM_SETTLE_DELAY_SECS", "30"),
+        ],
+        1,
+    )
+    .await;
+    // As the template's event source mapping: up to 100 messages, a 2 s batching window.
+    pipeline.poller = Some(start_poller_with(
+        &pipeline.watch.api,
+        &[(&queue, "zoom-analytics-processor=35=100=2000")],
+        1,
+    ));
+    let tenant = unique("together");
+    connect(&pipeline.watch.api, &tenant).await;
+    let e = events_of(&pipeline.sim).await;
+    let s = yesterday_morning();
+    let date = date_of(s);
+    // Meeting i: 20 minutes from minute 2i, with i + 1 participants from minute 1 to 6.
+    let mut bodies = Vec::new();
+    let mut joins = 0;
+    for i in 0..6i64 {
+        let (uuid, id, start) = (format!("together-{i}=="), 6_000_000 + i, s + i * 120);
+        bodies.push(e.started(&uuid, id, start));
+        for p in 0..=i {
+            let who = format!("{i}-{p}");
+            bodies.push(e.participant(true, &uuid, id, start, &who, start + 60));
+            bodies.push(e.participant(false, &uuid, id, start, &who, start + 360));
+            joins += 1;
+        }
+        bodies.push(e.ended(&uuid, id, start, start + 1200));
+    }
+    for body in &bodies {
+        deliver(&pipeline.watch.api, body).await;
+    }
+    let expected = json!({"meetings_started": 6, "meetings_completed": 6, "total_meeting_minutes": 120,
+                          "participant_joins": joins, "participant_minutes": joins * 5,
+                          "peak_concurrent_participants": 6});
+    until_summary(&pipeline.watch.api, &tenant, &date, &expected).await;
+    drained(&queue).await;
+    let applied: Vec<f64> = pipeline
+        .watch
+        .logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(&line[line.find('{')?..]).ok())
+        .filter_map(|doc| doc["SettleApplied"].as_f64())
+        .collect();
+    assert_eq!(
+        applied.iter().sum::<f64>(),
+        6.0,
+        "each meeting settled once: {applied:?}"
+    );
+    assert!(
+        applied.iter().any(|n| *n >= 3.0),
+        "at least three meetings settled in one transaction: {applied:?}"
+    );
+}
+
 /// Points stored one per item before points were chunked (`INSTANCE#{uuid}#POINT#{dedup}`) are
 /// still counted by a settle, and a redelivery of such an event, now stored in a chunk, counts
 /// once: a legacy point and a chunked one of the same delivery are the same point.

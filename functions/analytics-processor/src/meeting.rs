@@ -18,6 +18,7 @@ use zoom_shared::meetings::view::MeetingStatus;
 use zoom_shared::owner::Owner;
 
 use crate::processor::{Failure, Processor, event_name, store};
+use crate::settle::aligned_delay;
 
 /// A queued settle counts as covering an event recorded at least this long before it is due
 /// (clock differences, a write still in flight).
@@ -33,17 +34,20 @@ pub fn needs_settle(state: Option<SettleState>, now: i64) -> bool {
 }
 
 impl Processor {
-    /// Queues a settle of `uuid`, then notes when it is due.
+    /// Queues a settle of `uuid` (due with others queued close to it: [`aligned_delay`]);
+    /// answers when it is due.
     async fn queue_settle(&self, owner: &Owner, uuid: &str) -> Result<i64, Failure> {
         let job = SettleJob {
             owner: owner.clone(),
             uuid: uuid.to_owned(),
         };
+        let now = now_secs();
+        let delay = aligned_delay(now, self.settle_delay_secs);
         self.settle_queue
-            .queue_settle(&job, self.settle_delay_secs)
+            .queue_settle(&job, delay)
             .await
             .map_err(Failure::Retry)?;
-        Ok(now_secs() + i64::from(self.settle_delay_secs))
+        Ok(now + i64::from(delay))
     }
 
     /// Queues a settle when `state` says the meeting ended without one late enough.

@@ -37,6 +37,7 @@ use zoom_shared::owner::Owner;
 
 use crate::ownership::{OwnersMemo, Removal, deauthorize};
 use crate::participants::participations;
+use crate::settle::SETTLES_TOGETHER;
 
 /// Groups handled at once within a batch.
 pub const CONCURRENCY: usize = 4;
@@ -90,6 +91,57 @@ pub fn instance_of(event: &ZoomEvent) -> Option<&zoom_shared::analytics::event::
         | ZoomEvent::Left(i, _, _) => Some(i),
         _ => None,
     }
+}
+
+/// What became of a group's messages.
+#[derive(Default)]
+struct Outcome {
+    /// Ids to report failed.
+    failed: Vec<String>,
+    /// Messages to send again (not started before the deadline's margin).
+    deferred: Vec<SqsMessage>,
+}
+
+/// A message's id (empty when SQS gave none).
+fn message_id(message: &SqsMessage) -> String {
+    message.message_id.clone().unwrap_or_default()
+}
+
+/// A settle job's message, read.
+fn settle_job(message: &SqsMessage) -> Option<SettleJob> {
+    if attribute(message, JOB_ATTRIBUTE) != Some(SETTLE) {
+        return None;
+    }
+    serde_json::from_str(message.body.as_deref()?).ok()
+}
+
+/// The group of a batch a message runs in: a meeting event its instance's (account, uuid), in
+/// order; a settle job its owner's, settled together; anything else its own.
+fn group_key(message: &SqsMessage) -> String {
+    if let Some(job) = settle_job(message) {
+        return format!(
+            "settle|{}",
+            serde_json::to_string(&job.owner).unwrap_or_default()
+        );
+    }
+    message
+        .body
+        .as_deref()
+        .and_then(|b| parse(b).ok())
+        .and_then(|p| instance_of(&p.event).map(|i| format!("{}|{}", p.account_id, i.uuid)))
+        .unwrap_or_else(|| message_id(message))
+}
+
+/// Splits a group into its settle jobs, read, and the rest (in order).
+fn settle_jobs(group: Vec<SqsMessage>) -> (Vec<(SqsMessage, SettleJob)>, Vec<SqsMessage>) {
+    let (mut jobs, mut rest) = (Vec::new(), Vec::new());
+    for message in group {
+        match settle_job(&message) {
+            Some(job) => jobs.push((message, job)),
+            None => rest.push(message),
+        }
+    }
+    (jobs, rest)
 }
 
 /// The processor's dependencies.
@@ -219,76 +271,58 @@ impl Processor {
         let memo = &OwnersMemo::default();
         let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
         for message in event.records {
-            let key = message
-                .body
-                .as_deref()
-                .and_then(|b| parse(b).ok())
-                .and_then(|p| instance_of(&p.event).map(|i| format!("{}|{}", p.account_id, i.uuid)))
-                .unwrap_or_else(|| message.message_id.clone().unwrap_or_default());
-            groups.entry(key).or_default().push(message);
+            groups.entry(group_key(&message)).or_default().push(message);
         }
-        let outcomes: Vec<(Vec<String>, Vec<SqsMessage>)> = futures_util::stream::iter(groups.into_values())
+        let outcomes: Vec<Outcome> = futures_util::stream::iter(groups.into_values())
             .map(|group| async move {
-                let (mut failed, mut deferred) = (Vec::new(), Vec::new());
+                let mut outcome = Outcome::default();
+                let (jobs, group) = settle_jobs(group);
+                for jobs in jobs.chunks(SETTLES_TOGETHER) {
+                    if self.may_start(stop_at, started) {
+                        self.settle_together(jobs, deadline, stop_at, &mut outcome)
+                            .await;
+                    } else {
+                        outcome.deferred.extend(jobs.iter().map(|(m, _)| m.clone()));
+                    }
+                }
                 let (together, group) = participations(group);
                 if !together.is_empty() {
-                    // One message of the batch always runs, so every batch makes progress.
-                    if Instant::now() >= stop_at && started.swap(true, Ordering::SeqCst) {
-                        deferred.extend(together.into_iter().map(|p| p.message));
-                    } else {
+                    if self.may_start(stop_at, started) {
+                        let messages: Vec<&SqsMessage> =
+                            together.iter().map(|p| &p.message).collect();
                         let span = tracing::info_span!("participants", messages = together.len());
-                        match self.participants(&together, memo).instrument(span).await {
-                            Ok(()) => {}
-                            Err(Failure::Invalid(reason)) => {
-                                for p in &together {
-                                    if let Err(error) = self.dead_letter(&p.message, &reason).await {
-                                        tracing::warn!(%error, "could not reach the dead-letter queue; left for redelivery");
-                                        failed.push(p.message.message_id.clone().unwrap_or_default());
-                                    }
-                                }
-                            }
-                            Err(Failure::Retry(error)) => {
-                                tracing::warn!(messages = together.len(), %error, "participant events failed; left for redelivery");
-                                self.metrics.count("EventFailed", together.len() as f64, &[]);
-                                failed.extend(together.iter().map(|p| p.message.message_id.clone().unwrap_or_default()));
-                            }
-                        }
+                        let result = self.participants(&together, memo).instrument(span).await;
+                        self.conclude(&messages, result, &mut outcome).await;
+                    } else {
+                        outcome
+                            .deferred
+                            .extend(together.into_iter().map(|p| p.message));
                     }
                 }
                 for message in group {
-                    let id = message.message_id.clone().unwrap_or_default();
-                    // One message of the batch always runs, so every batch makes progress.
-                    if Instant::now() >= stop_at && started.swap(true, Ordering::SeqCst) {
-                        deferred.push(message);
+                    if !self.may_start(stop_at, started) {
+                        outcome.deferred.push(message);
                         continue;
                     }
-                    let span = tracing::info_span!("message", message_id = %id);
-                    match self.message(&message, deadline, memo).instrument(span).await {
-                        Ok(()) => {}
-                        Err(Failure::Invalid(reason)) => {
-                            if let Err(error) = self.dead_letter(&message, &reason).await {
-                                tracing::warn!(message_id = %id, %error, "could not reach the dead-letter queue; left for redelivery");
-                                failed.push(id);
-                            }
-                        }
-                        Err(Failure::Retry(error)) => {
-                            tracing::warn!(message_id = %id, %error, "event failed; left for redelivery");
-                            self.metrics.count("EventFailed", 1.0, &[]);
-                            failed.push(id);
-                        }
-                    }
+                    let span = tracing::info_span!("message", message_id = %message_id(&message));
+                    let result = self
+                        .message(&message, deadline, memo)
+                        .instrument(span)
+                        .await;
+                    self.conclude(&[&message], result, &mut outcome).await;
                 }
-                (failed, deferred)
+                outcome
             })
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
-        let (failed, deferred): (Vec<_>, Vec<_>) = outcomes.into_iter().unzip();
-        let mut failed: Vec<String> = failed.into_iter().flatten().collect();
-        failed.extend(
-            self.defer(deferred.into_iter().flatten().collect(), deadline)
-                .await,
-        );
+        let mut failed: Vec<String> = Vec::new();
+        let mut deferred: Vec<SqsMessage> = Vec::new();
+        for outcome in outcomes {
+            failed.extend(outcome.failed);
+            deferred.extend(outcome.deferred);
+        }
+        failed.extend(self.defer(deferred, deadline).await);
         let mut response = SqsBatchResponse::default();
         for id in failed.into_iter().filter(|id| !id.is_empty()) {
             let mut failure = BatchItemFailure::default();
@@ -296,6 +330,87 @@ impl Processor {
             response.batch_item_failures.push(failure);
         }
         response
+    }
+
+    /// Whether another message may start: before `stop_at` always; after it only the batch's
+    /// first, so every batch makes progress.
+    fn may_start(&self, stop_at: Instant, started: &AtomicBool) -> bool {
+        Instant::now() < stop_at || !started.swap(true, Ordering::SeqCst)
+    }
+
+    /// Concludes messages that succeeded or failed together: an invalid request sends them to
+    /// the dead-letter queue at once, any other failure leaves them for redelivery.
+    async fn conclude(
+        &self,
+        messages: &[&SqsMessage],
+        result: Result<(), Failure>,
+        outcome: &mut Outcome,
+    ) {
+        match result {
+            Ok(()) => {}
+            Err(Failure::Invalid(reason)) => {
+                for message in messages {
+                    if let Err(error) = self.dead_letter(message, &reason).await {
+                        tracing::warn!(message_id = %message_id(message), %error, "could not reach the dead-letter queue; left for redelivery");
+                        outcome.failed.push(message_id(message));
+                    }
+                }
+            }
+            Err(Failure::Retry(error)) => {
+                tracing::warn!(messages = messages.len(), %error, "left for redelivery");
+                self.metrics
+                    .count("EventFailed", messages.len() as f64, &[]);
+                outcome
+                    .failed
+                    .extend(messages.iter().map(|m| message_id(m)));
+            }
+        }
+    }
+
+    /// Runs settle jobs of one owner together (see [`crate::settle`]). A settle DynamoDB calls
+    /// invalid is run again instance by instance, so only the jobs at fault go to the
+    /// dead-letter queue.
+    async fn settle_together(
+        &self,
+        jobs: &[(SqsMessage, SettleJob)],
+        deadline: Instant,
+        stop_at: Instant,
+        outcome: &mut Outcome,
+    ) {
+        let Some((_, first)) = jobs.first() else {
+            return;
+        };
+        let owner = &first.owner;
+        let mut uuids: Vec<&str> = jobs.iter().map(|(_, j)| j.uuid.as_str()).collect();
+        uuids.sort_unstable();
+        uuids.dedup();
+        let messages: Vec<&SqsMessage> = jobs.iter().map(|(m, _)| m).collect();
+        let span = tracing::info_span!("settle", jobs = jobs.len(), instances = uuids.len());
+        let result = self
+            .settle(owner, &uuids, deadline)
+            .instrument(span.clone())
+            .await;
+        if !matches!(result, Err(Failure::Invalid(_))) || uuids.len() == 1 {
+            self.conclude(&messages, result, outcome).await;
+            return;
+        }
+        tracing::warn!(parent: &span, "a settle of several instances was refused as invalid; settling each alone");
+        for uuid in uuids {
+            let alone: Vec<&SqsMessage> = jobs
+                .iter()
+                .filter(|(_, j)| j.uuid == uuid)
+                .map(|(m, _)| m)
+                .collect();
+            if Instant::now() >= stop_at {
+                outcome.deferred.extend(alone.into_iter().cloned());
+                continue;
+            }
+            let result = self
+                .settle(owner, &[uuid], deadline)
+                .instrument(span.clone())
+                .await;
+            self.conclude(&alone, result, outcome).await;
+        }
     }
 
     /// Messages left unstarted near the deadline go back to the end of the events queue as
@@ -368,7 +483,7 @@ impl Processor {
         if attribute(message, JOB_ATTRIBUTE) == Some(SETTLE) {
             let job: SettleJob = serde_json::from_str(message.body.as_deref().unwrap_or_default())
                 .map_err(|e| Failure::Invalid(format!("not a settle job: {e}")))?;
-            return self.settle(&job, deadline).await;
+            return self.settle(&job.owner, &[&job.uuid], deadline).await;
         }
         let spooled = match attribute(message, "claim_check") {
             Some(key) if key.starts_with("webhooks/") => Some(self.spool.fetch(key).await?),

@@ -1,5 +1,6 @@
 //! Analytics: Zoom events parsed ([`event`]), participant timelines folded into per-meeting
-//! figures ([`timeline`]), a meeting's settle into its day ([`settle`]), and the
+//! figures ([`timeline`]), a meeting's settle into its day ([`settle`]; several of an owner's
+//! at once: [`settlement`]), and the
 //! per-connection, per-day aggregates: the ports in [`store`], the DynamoDB adapter in
 //! [`dynamo`], a reader fake in [`memory`].
 
@@ -10,6 +11,7 @@ pub mod jobs;
 #[cfg(any(test, feature = "fakes"))]
 pub mod memory;
 pub mod settle;
+pub mod settlement;
 pub mod store;
 pub mod timeline;
 

@@ -87,17 +87,52 @@ pub struct PeaksChange {
     pub expected_version: i64,
 }
 
-/// Everything one settle writes.
+/// A day item a settle adds to: the owner's day, or, for an owner that keeps host-days
+/// ([`keeps_host_days`]), a host's day.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DayKey {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// The host, for a host's day.
+    pub host: Option<String>,
+}
+
+/// One instance's part of a settle: its contribution now, stored on its record (conditioned on
+/// the version it was read at).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settle {
-    /// The contribution now (stored on the instance).
+pub struct InstanceSettle {
+    /// The instance as it was read.
+    pub record: InstanceRecord,
+    /// What it contributes now.
     pub contribution: Contribution,
-    /// What the day's and the host's day counters gain.
+}
+
+/// One day item's part of a settle: the counters to add and its peak list, when it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayChange {
+    /// Which day item.
+    pub key: DayKey,
+    /// What its counters gain.
     pub delta: Counters,
-    /// The day's peak list, when it changes.
-    pub day_peaks: Option<PeaksChange>,
-    /// The host's day peak list, when it changes.
-    pub host_peaks: Option<PeaksChange>,
+    /// Its peak list, when it changes.
+    pub peaks: Option<PeaksChange>,
+}
+
+/// Everything one settle writes, in one transaction: the settled instances of one owner (one or
+/// several of a batch's) and the day items their figures move.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settle {
+    /// The instances whose contribution changed.
+    pub instances: Vec<InstanceSettle>,
+    /// The day items that change.
+    pub days: Vec<DayChange>,
+}
+
+impl Settle {
+    /// Whether nothing is written.
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty() && self.days.is_empty()
+    }
 }
 
 /// How a settle's write went.
@@ -307,20 +342,18 @@ pub trait AnalyticsWriter: Send + Sync {
         owner: &Owner,
         uuid: &str,
     ) -> impl Future<Output = Result<Option<(InstanceRecord, Vec<Point>)>, StoreError>> + Send;
-    /// The peak lists of a day and of a host's day.
+    /// The peak list of a day item (eventually consistent: a stale one fails its condition).
     fn day_peaks(
         &self,
         owner: &Owner,
-        day: NaiveDate,
-        host: &str,
-    ) -> impl Future<Output = Result<(StoredPeaks, StoredPeaks), StoreError>> + Send;
-    /// Writes a settle in one transaction: the instance's new contribution (conditioned on the
-    /// version it was read at), the counters' delta on the day and on the host's day, and the
-    /// peak lists that change (conditioned on theirs).
+        key: &DayKey,
+    ) -> impl Future<Output = Result<StoredPeaks, StoreError>> + Send;
+    /// Writes a settle in one transaction: each instance's new contribution (conditioned on the
+    /// version it was read at), the counters' deltas on the day items, and the peak lists that
+    /// change (conditioned on theirs).
     fn apply_settle(
         &self,
         owner: &Owner,
-        record: &InstanceRecord,
         settle: &Settle,
     ) -> impl Future<Output = Result<SettleOutcome, StoreError>> + Send;
     /// Records a deauthorization for compliance (kept; no TTL).

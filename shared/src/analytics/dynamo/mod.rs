@@ -27,8 +27,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::chunks::Delivered;
 use super::event::Instance;
 use super::store::{
-    AnalyticsWriter, Claim, Deauthorization, InstanceRecord, Settle, SettleOutcome, SettleState,
-    StoredPeaks,
+    AnalyticsWriter, Claim, DayKey, Deauthorization, InstanceRecord, Settle, SettleOutcome,
+    SettleState, StoredPeaks,
 };
 use super::timeline::Point;
 use crate::owner::Owner;
@@ -153,22 +153,16 @@ impl AnalyticsWriter for DynamoAnalytics {
         self.instance(owner, uuid).await
     }
 
-    async fn day_peaks(
-        &self,
-        owner: &Owner,
-        day: chrono::NaiveDate,
-        host: &str,
-    ) -> Result<(StoredPeaks, StoredPeaks), StoreError> {
-        self.peaks(owner, day, host).await
+    async fn day_peaks(&self, owner: &Owner, key: &DayKey) -> Result<StoredPeaks, StoreError> {
+        self.peaks(owner, key).await
     }
 
     async fn apply_settle(
         &self,
         owner: &Owner,
-        record: &InstanceRecord,
         settle: &Settle,
     ) -> Result<SettleOutcome, StoreError> {
-        self.write_settle(owner, record, settle).await
+        self.write_settle(owner, settle).await
     }
 
     async fn record_deauthorization(&self, r: &Deauthorization<'_>) -> Result<(), StoreError> {

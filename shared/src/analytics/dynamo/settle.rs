@@ -1,9 +1,10 @@
-//! The settle transaction: an instance's new contribution on its record (conditioned on the
-//! version it was read at), the counters' delta added to its day and its host's day, and the
-//! day's bounded peak lists when they change (conditioned on their version). Three small
-//! items (two for an owner with a user's reach, whose host-day is its day: see
-//! [`keeps_host_days`]), so its cost does not depend on the day's meetings or the meeting's
-//! participants.
+//! The settle transaction: each settled instance's new contribution on its record (conditioned
+//! on the version it was read at), the counters' deltas added to its day and its host's day,
+//! and the days' bounded peak lists when they change (conditioned on their version). One small
+//! item per instance and one per day item it moves, each written once however many of the
+//! owner's instances settle together (an owner with a user's reach has no host-days: see
+//! [`crate::analytics::store::keeps_host_days`]), so its cost does not depend on the day's
+//! meetings or the meeting's participants.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,7 @@ use super::instances::meta_key;
 use super::{DynamoAnalytics, built, err, num};
 use crate::analytics::settle::Peaks;
 use crate::analytics::store::{
-    InstanceRecord, PeaksChange, Settle, SettleOutcome, StoredPeaks, keeps_host_days, peaks_of,
+    DayChange, DayKey, InstanceSettle, Settle, SettleOutcome, StoredPeaks, peaks_of,
 };
 use crate::owner::Owner;
 use crate::store::StoreError;
@@ -45,25 +46,26 @@ fn peaks_value(peaks: &Peaks) -> AttributeValue {
 /// One day item's part of the settle: `ADD` the counters, and the peak list when it changes.
 fn day_update(
     table: &str,
-    pk: String,
-    sk: String,
-    host: Option<&str>,
-    settle: &Settle,
-    peaks: Option<&PeaksChange>,
+    owner: &Owner,
+    change: &DayChange,
 ) -> Result<Option<TransactWriteItem>, StoreError> {
-    if settle.delta.is_zero() && peaks.is_none() {
+    if change.delta.is_zero() && change.peaks.is_none() {
         return Ok(None);
     }
-    let d = settle.delta;
+    let d = change.delta;
+    let (pk, sk) = match &change.key.host {
+        None => (owner.analytics_pk(), day_sk(change.key.day)),
+        Some(host) => (owner.host_analytics_pk(), host_day_sk(change.key.day, host)),
+    };
     let mut sets = Vec::new();
     let mut update = Update::builder()
         .table_name(table)
         .set_key(Some(key(pk, sk)));
-    if let Some(host) = host {
+    if let Some(host) = &change.key.host {
         sets.push("host_id = :host");
         update = update.expression_attribute_values(":host", s(host));
     }
-    if let Some(change) = peaks {
+    if let Some(change) = &change.peaks {
         sets.push("peaks = :peaks, peaks_floor = :floor, peaks_v = :pv");
         update = update
             .expression_attribute_values(":peaks", peaks_value(&change.peaks))
@@ -102,12 +104,10 @@ fn day_update(
 fn instance_update(
     table: &str,
     owner: &Owner,
-    record: &InstanceRecord,
-    settle: &Settle,
-    day: NaiveDate,
-    host: &str,
+    settled: &InstanceSettle,
 ) -> Result<TransactWriteItem, StoreError> {
-    let c = settle.contribution;
+    let (record, c) = (&settled.record, settled.contribution);
+    let (day, host) = record.day_and_host();
     let mut expression =
         "SET version = :next, r_started = :rs, r_completed = :rc, r_minutes = :rm, \
          r_joins = :rj, r_seconds = :rsec, r_peak = :rp, r_day = :rday, r_host = :rhost"
@@ -189,63 +189,39 @@ impl DynamoAnalytics {
     pub(super) async fn peaks(
         &self,
         owner: &Owner,
-        day: NaiveDate,
-        host: &str,
-    ) -> Result<(StoredPeaks, StoredPeaks), StoreError> {
-        let get = |pk: String, sk: String| {
-            self.client()
-                .get_item()
-                .table_name(self.name())
-                .set_key(Some(key(pk, sk)))
-                .projection_expression("peaks, peaks_floor, peaks_v")
-                .send()
+        day: &DayKey,
+    ) -> Result<StoredPeaks, StoreError> {
+        let (pk, sk) = match &day.host {
+            None => (owner.analytics_pk(), day_sk(day.day)),
+            Some(host) => (owner.host_analytics_pk(), host_day_sk(day.day, host)),
         };
-        if !keeps_host_days(owner) {
-            let day_item = get(owner.analytics_pk(), day_sk(day))
-                .await
-                .map_err(|e| err(&e))?;
-            return Ok((stored(day_item.item()), StoredPeaks::default()));
-        }
-        let (day_item, host_item) = futures_util::try_join!(
-            get(owner.analytics_pk(), day_sk(day)),
-            get(owner.host_analytics_pk(), host_day_sk(day, host)),
-        )
-        .map_err(|e| err(&e))?;
-        Ok((stored(day_item.item()), stored(host_item.item())))
+        let item = self
+            .client()
+            .get_item()
+            .table_name(self.name())
+            .set_key(Some(key(pk, sk)))
+            .projection_expression("peaks, peaks_floor, peaks_v")
+            .send()
+            .await
+            .map_err(|e| err(&e))?;
+        Ok(stored(item.item()))
     }
 
     pub(super) async fn write_settle(
         &self,
         owner: &Owner,
-        record: &InstanceRecord,
         settle: &Settle,
     ) -> Result<SettleOutcome, StoreError> {
-        let (day, host) = record.day_and_host();
-        let mut items = vec![instance_update(
-            self.name(),
-            owner,
-            record,
-            settle,
-            day,
-            &host,
-        )?];
-        items.extend(day_update(
-            self.name(),
-            owner.analytics_pk(),
-            day_sk(day),
-            None,
-            settle,
-            settle.day_peaks.as_ref(),
-        )?);
-        if keeps_host_days(owner) {
-            items.extend(day_update(
-                self.name(),
-                owner.host_analytics_pk(),
-                host_day_sk(day, &host),
-                Some(&host),
-                settle,
-                settle.host_peaks.as_ref(),
-            )?);
+        let mut items = settle
+            .instances
+            .iter()
+            .map(|i| instance_update(self.name(), owner, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        for day in &settle.days {
+            items.extend(day_update(self.name(), owner, day)?);
+        }
+        if items.is_empty() {
+            return Ok(SettleOutcome::Applied);
         }
         match self
             .client()
