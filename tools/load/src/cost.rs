@@ -53,6 +53,9 @@ pub struct Options {
     pub participants: usize,
     /// Concurrent senders.
     pub senders: usize,
+    /// Events per second of the measured sample (0: as fast as the senders go). Every scenario
+    /// is sent at the same pace, so their batches are alike and the counts compare.
+    pub rate: usize,
     /// Longest wait for each phase to become exact, in seconds.
     pub timeout: u64,
     /// Where to write the results as JSON too.
@@ -66,6 +69,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
         meetings: None,
         participants: 1_000,
         senders: 32,
+        rate: 20,
         timeout: 3_600,
         json: None,
     };
@@ -84,6 +88,7 @@ pub fn parse(args: &[String]) -> Result<Options, String> {
                 options.participants = number("--participants", value("--participants")?)?.max(1)
             }
             "--senders" => options.senders = number("--senders", value("--senders")?)?.max(1),
+            "--rate" => options.rate = number("--rate", value("--rate")?)?,
             "--timeout" => options.timeout = number("--timeout", value("--timeout")?)? as u64,
             "--json" => options.json = Some(value("--json")?),
             other => return Err(format!("unknown option {other}")),
@@ -235,8 +240,14 @@ struct Sent {
 }
 
 /// Sends signed webhook bodies with `senders` concurrent senders that retry like Zoom until
-/// acknowledged (at most 40 attempts each).
-async fn send(stack: &Stack, bodies: Vec<String>, senders: usize) -> Result<Sent, String> {
+/// acknowledged (at most 40 attempts each), body `i` not before `i / rate` seconds from the
+/// start (`rate` 0: no pace).
+async fn send(
+    stack: &Stack,
+    bodies: Vec<String>,
+    senders: usize,
+    rate: usize,
+) -> Result<Sent, String> {
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -253,6 +264,10 @@ async fn send(stack: &Stack, bodies: Vec<String>, senders: usize) -> Result<Sent
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(body) = bodies.get(i) else { break };
+                if rate > 0 {
+                    let at = started + Duration::from_secs_f64(i as f64 / rate as f64);
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 for attempt in 0..40u64 {
                     let ts = Utc::now().timestamp().to_string();
                     let answer = http
@@ -1003,7 +1018,7 @@ async fn scenario(
             }
             let bodies: Vec<String> = seeding.into_iter().flat_map(|m| m.events).collect();
             let count = bodies.len();
-            let sent = send(stack, bodies, options.senders.max(64)).await?;
+            let sent = send(stack, bodies, options.senders.max(64), 0).await?;
             let (got, exact, seconds) = settle(stack, aws, &t.id, &t.date, base, timeout).await;
             notes.push(format!(
                 "seed: {seed} meetings (started + ended: {count} events) sent in {:.1} s; exact after {seconds:.1} s more: {exact} (expected {base:?}, got {got:?})",
@@ -1086,7 +1101,7 @@ async fn scenario(
     let events = bodies.len();
     aws.reset().await?;
     let offset = aws.log_offset();
-    let sent = send(stack, bodies, options.senders).await?;
+    let sent = send(stack, bodies, options.senders, options.rate).await?;
     let (got, exact, settle_seconds) = settle(stack, aws, &t.id, &t.date, expected, timeout).await;
     let meter = aws.get("/_zoom/meter").await?;
     let invocations = aws.invocations(offset);
@@ -1232,6 +1247,11 @@ mod tests {
         assert_eq!(options.scenario, "day");
         assert_eq!(options.meetings, Some(200));
         assert_eq!(options.timeout, 60);
+        assert_eq!(
+            options.rate, 20,
+            "every scenario at the same pace by default"
+        );
+        assert_eq!(parse(&["--rate".into(), "0".into()]).map(|o| o.rate), Ok(0));
         assert!(parse(&["--scenario".into(), "huge".into()]).is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! ```text
 //! zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults]
 //! zoom-load cost [--scenario small|day|meeting|all] [--meetings N] [--participants N]
-//!                [--senders N] [--timeout SECS] [--json PATH]
+//!                [--senders N] [--rate N] [--timeout SECS] [--json PATH]
 //!                                   measured AWS requests and capacity per event (cost.rs)
 //! zoom-load proxy LISTEN TARGET      TCP proxy; SIGUSR1 takes it down, SIGHUP stalls it,
 //!                                   SIGUSR2 back to normal
@@ -86,7 +86,7 @@ async fn main() {
             },
             Err(e) => Err(e),
         },
-        _ => Err("usage: zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults] | zoom-load cost [--scenario small|day|meeting|all] [--meetings N] [--participants N] [--senders N] [--timeout SECS] [--json PATH] | zoom-load proxy LISTEN TARGET".into()),
+        _ => Err("usage: zoom-load run [--events N] [--senders N] [--reads N] [--readers N] [--faults] | zoom-load cost [--scenario small|day|meeting|all] [--meetings N] [--participants N] [--senders N] [--rate N] [--timeout SECS] [--json PATH] | zoom-load proxy LISTEN TARGET".into()),
     };
     if let Err(e) = outcome {
         eprintln!("zoom-load: {e}");
