@@ -6,15 +6,16 @@
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use std::collections::BTreeMap;
+use std::time::Instant;
 use zoom_shared::analytics::chunks::{Delivered, tag};
-use zoom_shared::analytics::event::{Parsed, ZoomEvent, parse};
-use zoom_shared::analytics::jobs::JOB_ATTRIBUTE;
+use zoom_shared::analytics::event::{Parsed, ZoomEvent};
 use zoom_shared::analytics::store::AnalyticsWriter;
 use zoom_shared::analytics::timeline::Point;
 use zoom_shared::clock::now_secs;
 
+use crate::backoff::RESERVE;
 use crate::ownership::OwnersMemo;
-use crate::processor::{Failure, Processor, attribute, dedup_key, event_name, store};
+use crate::processor::{Delivery, Failure, Processor, attribute, dedup_key, event_name, store};
 
 /// Participant events with their points, by (account, instance uuid, host).
 type ByInstance<'a> = BTreeMap<(&'a str, &'a str, &'a str), Vec<(&'a Participation, Point)>>;
@@ -48,21 +49,20 @@ impl Participation {
 }
 
 /// Splits a group into the participant events recorded together (signed, carried in the
-/// message itself) and the rest, which keep their order.
-pub fn participations(group: Vec<SqsMessage>) -> (Vec<Participation>, Vec<SqsMessage>) {
+/// message itself: [`Delivery::of`] reads no other) and the rest, which keep their order.
+pub fn participations(group: Vec<Delivery>) -> (Vec<Participation>, Vec<Delivery>) {
     let (mut together, mut rest) = (Vec::new(), Vec::new());
-    for message in group {
-        let eligible = attribute(&message, JOB_ATTRIBUTE).is_none()
-            && attribute(&message, "claim_check").is_none()
-            && attribute(&message, "authenticated_by") != Some("verification_token");
-        let parsed = message
-            .body
-            .as_deref()
-            .filter(|_| eligible)
-            .and_then(|b| parse(b).ok())
-            .filter(|p| matches!(p.event, ZoomEvent::Joined(..) | ZoomEvent::Left(..)));
-        match parsed {
-            Some(parsed) => {
+    for delivery in group {
+        let eligible =
+            attribute(&delivery.message, "authenticated_by") != Some("verification_token")
+                && delivery.parsed.as_ref().is_some_and(|p| {
+                    matches!(p.event, ZoomEvent::Joined(..) | ZoomEvent::Left(..))
+                });
+        match delivery {
+            Delivery {
+                message,
+                parsed: Some(parsed),
+            } if eligible => {
                 let dedup = dedup_key(&message, message.body.as_deref().unwrap_or_default());
                 together.push(Participation {
                     message,
@@ -70,7 +70,7 @@ pub fn participations(group: Vec<SqsMessage>) -> (Vec<Participation>, Vec<SqsMes
                     parsed,
                 });
             }
-            None => rest.push(message),
+            delivery => rest.push(delivery),
         }
     }
     (together, rest)
@@ -84,6 +84,7 @@ impl Processor {
         &self,
         together: &[Participation],
         memo: &OwnersMemo,
+        deadline: Instant,
     ) -> Result<(), Failure> {
         let mut by_instance: ByInstance<'_> = BTreeMap::new();
         for p in together {
@@ -94,6 +95,8 @@ impl Processor {
                     .push((p, point));
             }
         }
+        // The first write always runs, so a group started late still makes progress.
+        let mut wrote = false;
         for ((account, uuid, host), events) in by_instance {
             let owners = memo.owners(&self.connections, account, host).await?;
             if owners.is_empty() {
@@ -110,11 +113,19 @@ impl Processor {
                 })
                 .collect();
             for owner in &owners {
+                if wrote && Instant::now() + RESERVE >= deadline {
+                    // Left for redelivery rather than cut off by the timeout with the rest of
+                    // the batch; what was written counts once when it comes again.
+                    return Err(Failure::Retry(
+                        "the deadline came before every owner's points were recorded".into(),
+                    ));
+                }
                 let new = self
                     .analytics
                     .record_points(owner, uuid, &points, now_secs())
                     .await
                     .map_err(store)?;
+                wrote = true;
                 let duplicates = points.len().saturating_sub(new);
                 if duplicates > 0 {
                     self.metrics.count("EventDuplicate", duplicates as f64, &[]);
@@ -145,6 +156,7 @@ impl Processor {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+    use zoom_shared::analytics::jobs::JOB_ATTRIBUTE;
 
     fn message(body: &str, attributes: &[(&str, &str)]) -> SqsMessage {
         let mut m = SqsMessage::default();
@@ -201,7 +213,7 @@ mod tests {
             ),
             message("not json", &[]),
         ];
-        let (together, rest) = participations(group);
+        let (together, rest) = participations(group.into_iter().map(Delivery::of).collect());
         assert_eq!(together.len(), 2);
         assert!(together.iter().all(|p| p.point().is_some()));
         assert_eq!(
@@ -209,7 +221,12 @@ mod tests {
             5,
             "the rest keep their order and are run one by one"
         );
-        assert_eq!(rest[0].body.as_deref(), Some(ended.as_str()));
-        assert_eq!(rest[4].body.as_deref(), Some("not json"));
+        assert_eq!(rest[0].message.body.as_deref(), Some(ended.as_str()));
+        assert!(rest[0].parsed.is_some(), "read once, kept for its run");
+        assert!(
+            rest[2].parsed.is_none(),
+            "a spooled body is read from the spool"
+        );
+        assert_eq!(rest[4].message.body.as_deref(), Some("not json"));
     }
 }

@@ -115,30 +115,50 @@ fn settle_job(message: &SqsMessage) -> Option<SettleJob> {
     serde_json::from_str(message.body.as_deref()?).ok()
 }
 
-/// The group of a batch a message runs in: a meeting event its instance's (account, uuid), in
-/// order; a settle job its owner's, settled together; anything else its own.
-fn group_key(message: &SqsMessage) -> String {
-    if let Some(job) = settle_job(message) {
-        return format!(
-            "settle|{}",
-            serde_json::to_string(&job.owner).unwrap_or_default()
-        );
+/// A message of the batch with its body read as an event, once (`None`: a settle job, a body
+/// in the spool, or one that is not an event, which [`Processor::message`] says why).
+pub struct Delivery {
+    /// The message.
+    pub message: SqsMessage,
+    /// Its event.
+    pub parsed: Option<Parsed>,
+}
+
+impl Delivery {
+    /// Reads `message`'s event.
+    pub fn of(message: SqsMessage) -> Self {
+        let parsed = message
+            .body
+            .as_deref()
+            .filter(|_| attribute(&message, JOB_ATTRIBUTE).is_none())
+            .filter(|_| attribute(&message, "claim_check").is_none())
+            .and_then(|b| parse(b).ok());
+        Self { message, parsed }
     }
-    message
-        .body
-        .as_deref()
-        .and_then(|b| parse(b).ok())
-        .and_then(|p| instance_of(&p.event).map(|i| format!("{}|{}", p.account_id, i.uuid)))
-        .unwrap_or_else(|| message_id(message))
+
+    /// The group of a batch it runs in: a meeting event its instance's (account, uuid), in
+    /// order; a settle job its owner's, settled together; anything else its own.
+    fn group_key(&self) -> String {
+        if let Some(job) = settle_job(&self.message) {
+            return format!(
+                "settle|{}",
+                serde_json::to_string(&job.owner).unwrap_or_default()
+            );
+        }
+        self.parsed
+            .as_ref()
+            .and_then(|p| instance_of(&p.event).map(|i| format!("{}|{}", p.account_id, i.uuid)))
+            .unwrap_or_else(|| message_id(&self.message))
+    }
 }
 
 /// Splits a group into its settle jobs, read, and the rest (in order).
-fn settle_jobs(group: Vec<SqsMessage>) -> (Vec<(SqsMessage, SettleJob)>, Vec<SqsMessage>) {
+fn settle_jobs(group: Vec<Delivery>) -> (Vec<(SqsMessage, SettleJob)>, Vec<Delivery>) {
     let (mut jobs, mut rest) = (Vec::new(), Vec::new());
-    for message in group {
-        match settle_job(&message) {
-            Some(job) => jobs.push((message, job)),
-            None => rest.push(message),
+    for delivery in group {
+        match settle_job(&delivery.message) {
+            Some(job) => jobs.push((delivery.message, job)),
+            None => rest.push(delivery),
         }
     }
     (jobs, rest)
@@ -269,9 +289,13 @@ impl Processor {
         );
         let started = &AtomicBool::new(false);
         let memo = &OwnersMemo::default();
-        let mut groups: BTreeMap<String, Vec<SqsMessage>> = BTreeMap::new();
+        let mut groups: BTreeMap<String, Vec<Delivery>> = BTreeMap::new();
         for message in event.records {
-            groups.entry(group_key(&message)).or_default().push(message);
+            let delivery = Delivery::of(message);
+            groups
+                .entry(delivery.group_key())
+                .or_default()
+                .push(delivery);
         }
         let outcomes: Vec<Outcome> = futures_util::stream::iter(groups.into_values())
             .map(|group| async move {
@@ -291,7 +315,10 @@ impl Processor {
                         let messages: Vec<&SqsMessage> =
                             together.iter().map(|p| &p.message).collect();
                         let span = tracing::info_span!("participants", messages = together.len());
-                        let result = self.participants(&together, memo).instrument(span).await;
+                        let result = self
+                            .participants(&together, memo, deadline)
+                            .instrument(span)
+                            .await;
                         self.conclude(&messages, result, &mut outcome).await;
                     } else {
                         outcome
@@ -299,14 +326,14 @@ impl Processor {
                             .extend(together.into_iter().map(|p| p.message));
                     }
                 }
-                for message in group {
+                for Delivery { message, parsed } in group {
                     if !self.may_start(stop_at, started) {
                         outcome.deferred.push(message);
                         continue;
                     }
                     let span = tracing::info_span!("message", message_id = %message_id(&message));
                     let result = self
-                        .message(&message, deadline, memo)
+                        .message(&message, parsed, deadline, memo)
                         .instrument(span)
                         .await;
                     self.conclude(&[&message], result, &mut outcome).await;
@@ -474,9 +501,11 @@ impl Processor {
             .count("EventDropped", 1.0, &[("Reason", reason)]);
     }
 
+    /// Runs one message (`parsed`: its event, when [`Delivery::of`] read it).
     async fn message(
         &self,
         message: &SqsMessage,
+        parsed: Option<Parsed>,
         deadline: Instant,
         memo: &OwnersMemo,
     ) -> Result<(), Failure> {
@@ -494,7 +523,10 @@ impl Processor {
             Some(body) => body.as_str(),
             None => message.body.as_deref().ok_or("empty message")?,
         };
-        let parsed = parse(body)?;
+        let parsed = match parsed {
+            Some(parsed) if spooled.is_none() => parsed,
+            _ => parse(body)?,
+        };
         let dedup = dedup_key(message, body);
         // Intake marks how each delivery proved it is Zoom's; only intake may send to this
         // queue, and messages queued before the mark existed carry none (they were signed).
