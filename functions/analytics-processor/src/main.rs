@@ -3,6 +3,9 @@
 //! events are recorded, and each meeting settles into its day a short delay after it ended.
 
 mod backoff;
+mod batch;
+mod delivery;
+mod failure;
 mod meeting;
 mod ownership;
 mod participants;

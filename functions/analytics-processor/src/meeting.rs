@@ -17,7 +17,9 @@ use zoom_shared::clock::now_secs;
 use zoom_shared::meetings::view::MeetingStatus;
 use zoom_shared::owner::Owner;
 
-use crate::processor::{Failure, Processor, event_name, store};
+use crate::delivery::event_name;
+use crate::failure::{Failure, store};
+use crate::processor::Processor;
 use crate::settle::aligned_delay;
 
 /// A queued settle counts as covering an event recorded at least this long before it is due

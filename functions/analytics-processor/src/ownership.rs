@@ -9,7 +9,7 @@ use zoom_shared::connections::{ConnectionStore, OwnerDirectory};
 use zoom_shared::owner::{Mode, Owner, Reach};
 use zoom_shared::purge::{PurgeJob, PurgeQueue};
 
-use crate::processor::{Failure, store};
+use crate::failure::{Failure, store};
 
 /// The owners of Zoom user `host`'s data in `account` (the directory's index may be wider; the
 /// owner's own reach decides).

@@ -14,8 +14,10 @@ use zoom_shared::analytics::timeline::Point;
 use zoom_shared::clock::now_secs;
 
 use crate::backoff::RESERVE;
+use crate::delivery::{Delivery, attribute, dedup_key, event_name};
+use crate::failure::{Failure, store};
 use crate::ownership::OwnersMemo;
-use crate::processor::{Delivery, Failure, Processor, attribute, dedup_key, event_name, store};
+use crate::processor::Processor;
 
 /// Participant events with their points, by (account, instance uuid, host).
 type ByInstance<'a> = BTreeMap<(&'a str, &'a str, &'a str), Vec<(&'a Participation, Point)>>;

@@ -19,7 +19,8 @@ use zoom_shared::clock::now_secs;
 use zoom_shared::owner::Owner;
 
 use crate::backoff::Backoff;
-use crate::processor::{Failure, Processor, store};
+use crate::failure::{Failure, store};
+use crate::processor::Processor;
 
 /// The most settle jobs of one owner run together. Their transaction writes one item per
 /// instance and at most two per day item (the day, the host's day): 32 + 64 stay within
