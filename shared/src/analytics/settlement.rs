@@ -66,6 +66,7 @@ pub fn plan(
         let moved = record.version == 0 || record.rolled != now;
         let d = delta(&record.rolled, &now);
         let key = peak_key(&record.instance.uuid);
+        let mut lists_moved = false;
         for day in day_keys(&record, keeps_host_days) {
             let (total, peaks, changed) = days.entry(day.clone()).or_insert_with(|| {
                 (
@@ -77,9 +78,14 @@ pub fn plan(
             if moved {
                 add(total, d);
             }
-            *changed |= peaks.peaks.record(&key, now.peak);
+            let moved_list = peaks.peaks.record(&key, now.peak);
+            *changed |= moved_list;
+            lists_moved |= moved_list;
         }
-        if moved {
+        // An instance settled as it is whose peak still changes a list (a list that lost it)
+        // is written again, unchanged, so that the list's write is conditioned on the version
+        // the instance was read at: a stale read of it must not put an old peak back.
+        if moved || lists_moved {
             plan.settle.instances.push(InstanceSettle {
                 record,
                 contribution: now,
@@ -202,15 +208,18 @@ mod tests {
         );
         assert_eq!(same.unchanged, 1);
         assert!(same.settle.is_empty(), "nothing to write: {same:?}");
-        // The day's list no longer holds it (another release wrote it): only the list is
-        // written, conditioned on the version read.
+        // The day's list no longer holds it (another release wrote it): the list is written,
+        // conditioned on the version read, and the instance again as it was, conditioned on
+        // its version.
         let lost = plan(
             vec![(record("a", "h1", 1, settled), settled)],
             &BTreeMap::new(),
             false,
         );
-        assert_eq!(lost.unchanged, 1);
-        assert!(lost.settle.instances.is_empty());
+        assert_eq!(lost.unchanged, 0);
+        assert_eq!(lost.settle.instances.len(), 1);
+        assert_eq!(lost.settle.instances[0].contribution, settled);
+        assert_eq!(lost.settle.instances[0].record.version, 1);
         assert_eq!(lost.settle.days.len(), 1);
         assert!(lost.settle.days[0].delta.is_zero());
         assert_eq!(
@@ -220,6 +229,34 @@ mod tests {
                 .map(|p| p.expected_version),
             Some(0)
         );
+    }
+
+    #[test]
+    fn a_stale_read_of_a_settled_instance_cannot_put_its_old_peak_back_unchecked() {
+        // Read at version 3 with peak 5; meanwhile another settle moved it to peak 3 and wrote
+        // the list (version 8), which this settle reads fresh.
+        let old = figures(3, 5);
+        let mut peaks = Peaks::default();
+        peaks.record(&peak_key("a"), 3);
+        peaks.record(&peak_key("b"), 1);
+        let mut stored = BTreeMap::new();
+        stored.insert(owners_day(), StoredPeaks { peaks, version: 8 });
+        let plan = plan(
+            vec![
+                (record("a", "h1", 3, old), old),
+                (record("b", "h1", 0, Contribution::default()), figures(1, 1)),
+            ],
+            &stored,
+            false,
+        );
+        let a = plan
+            .settle
+            .instances
+            .iter()
+            .find(|i| i.record.instance.uuid == "a")
+            .expect("a's record is written, so its version (3, stale) is checked");
+        assert_eq!(a.record.version, 3);
+        assert_eq!(plan.settle.days[0].delta.participant_joins, 1, "only b's");
     }
 
     #[test]

@@ -342,7 +342,8 @@ pub trait AnalyticsWriter: Send + Sync {
         owner: &Owner,
         uuid: &str,
     ) -> impl Future<Output = Result<Option<(InstanceRecord, Vec<Point>)>, StoreError>> + Send;
-    /// The peak list of a day item (eventually consistent: a stale one fails its condition).
+    /// The peak list of a day item, read consistently (a peak that changes nothing on a stale
+    /// list would be lost, since an unchanged list is neither written nor checked).
     fn day_peaks(
         &self,
         owner: &Owner,

@@ -201,6 +201,9 @@ impl DynamoAnalytics {
             .table_name(self.name())
             .set_key(Some(key(pk, sk)))
             .projection_expression("peaks, peaks_floor, peaks_v")
+            // Consistent: on a stale list an instance's new peak could change nothing, and a
+            // list that does not change is neither written nor checked.
+            .consistent_read(true)
             .send()
             .await
             .map_err(|e| err(&e))?;
