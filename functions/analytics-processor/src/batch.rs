@@ -15,7 +15,7 @@ use tracing::Instrument;
 use zoom_shared::analytics::jobs::SettleJob;
 use zoom_shared::aws::queue::EventPublisher;
 
-use crate::delivery::{Delivery, attributes_of, message_id, settle_jobs};
+use crate::delivery::{Delivery, attributes_of, message_id, receive_count, settle_jobs};
 use crate::failure::Failure;
 use crate::ownership::OwnersMemo;
 use crate::participants::participations;
@@ -153,7 +153,9 @@ impl Processor {
 
     /// Runs settle jobs of one owner together (see [`crate::settle`]). A settle DynamoDB calls
     /// invalid is run again instance by instance, so only the jobs at fault go to the
-    /// dead-letter queue.
+    /// dead-letter queue; and jobs that come back after failing (a timeout, contention until
+    /// the deadline) run instance by instance from then on, so one slow instance or one
+    /// overloaded moment cannot carry its group-mates to the dead-letter queue with it.
     async fn settle_together(
         &self,
         jobs: &[(SqsMessage, SettleJob)],
@@ -168,17 +170,22 @@ impl Processor {
         let mut uuids: Vec<&str> = jobs.iter().map(|(_, j)| j.uuid.as_str()).collect();
         uuids.sort_unstable();
         uuids.dedup();
-        let messages: Vec<&SqsMessage> = jobs.iter().map(|(m, _)| m).collect();
         let span = tracing::info_span!("settle", jobs = jobs.len(), instances = uuids.len());
-        let result = self
-            .settle(owner, &uuids, deadline)
-            .instrument(span.clone())
-            .await;
-        if !matches!(result, Err(Failure::Invalid(_))) || uuids.len() == 1 {
-            self.conclude(&messages, result, outcome).await;
-            return;
+        let redelivered = jobs.iter().any(|(m, _)| receive_count(m) > 1);
+        if uuids.len() > 1 && redelivered {
+            self.metrics.count("SettleAlone", uuids.len() as f64, &[]);
+        } else {
+            let messages: Vec<&SqsMessage> = jobs.iter().map(|(m, _)| m).collect();
+            let result = self
+                .settle(owner, &uuids, deadline)
+                .instrument(span.clone())
+                .await;
+            if !matches!(result, Err(Failure::Invalid(_))) || uuids.len() == 1 {
+                self.conclude(&messages, result, outcome).await;
+                return;
+            }
+            tracing::warn!(parent: &span, "a settle of several instances was refused as invalid; settling each alone");
         }
-        tracing::warn!(parent: &span, "a settle of several instances was refused as invalid; settling each alone");
         for uuid in uuids {
             let alone: Vec<&SqsMessage> = jobs
                 .iter()

@@ -22,6 +22,15 @@ pub fn message_id(message: &SqsMessage) -> String {
     message.message_id.clone().unwrap_or_default()
 }
 
+/// How many times SQS has handed `message` out, this time included (1 when it does not say).
+pub fn receive_count(message: &SqsMessage) -> u32 {
+    message
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 /// A settle job's message, read.
 pub fn settle_job(message: &SqsMessage) -> Option<SettleJob> {
     if attribute(message, JOB_ATTRIBUTE) != Some(SETTLE) {
@@ -140,6 +149,20 @@ mod tests {
     use super::*;
     use aws_lambda_events::event::sqs::SqsEvent;
 
+    #[test]
+    fn a_receive_count_is_read_from_the_system_attributes() {
+        let mut message = SqsMessage::default();
+        assert_eq!(receive_count(&message), 1, "absent: a first delivery");
+        message
+            .attributes
+            .insert("ApproximateReceiveCount".into(), "3".into());
+        assert_eq!(receive_count(&message), 3);
+        message
+            .attributes
+            .insert("ApproximateReceiveCount".into(), "x".into());
+        assert_eq!(receive_count(&message), 1);
+    }
+
     /// `events/zoom-analytics-processor/batch.json` is an SQS event whose bodies are events.
     #[test]
     fn the_sample_event_parses() {
@@ -153,6 +176,7 @@ mod tests {
             let body = record.body.as_deref().expect("body");
             assert!(parse(body).is_ok());
             assert_eq!(dedup_key(record, body), "3f1c0a6c2b9e4d7a8e5f6b1c2d3e4f5a");
+            assert_eq!(receive_count(record), 1);
         }
     }
 }
