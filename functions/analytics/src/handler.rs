@@ -133,23 +133,30 @@ impl<O: OwnerResolver, R: AnalyticsReader> AnalyticsHandler<O, R> {
         to: NaiveDate,
         host: Option<String>,
     ) -> Result<Response<Body>, ApiError> {
+        // The days are read before the host-days: both only grow as meetings settle, so the
+        // hosts shown are never older than the summary (read the other way round, a settle
+        // landing between the two reads showed a summary ahead of its hosts).
+        let days = match &host {
+            Some(_) => None,
+            None => Some(
+                self.analytics
+                    .days(owner, from, to)
+                    .await
+                    .map_err(store_problem)?,
+            ),
+        };
         let host_days = self
             .analytics
             .host_days(owner, from, to)
             .await
             .map_err(store_problem)?;
-        let stored_days = match &host {
-            Some(h) => host_days
+        let stored_days = days.unwrap_or_else(|| {
+            host_days
                 .iter()
-                .filter(|d| d.host_id.as_deref() == Some(h))
+                .filter(|d| d.host_id.is_some() && d.host_id == host)
                 .cloned()
-                .collect(),
-            None => self
-                .analytics
-                .days(owner, from, to)
-                .await
-                .map_err(store_problem)?,
-        };
+                .collect()
+        });
         let by_date: BTreeMap<&str, &DayFigures> =
             stored_days.iter().map(|d| (d.date.as_str(), d)).collect();
         let mut daily = Vec::new();
