@@ -291,36 +291,36 @@ async fn several_processors_settling_one_day_at_once_stay_exact() {
     );
 }
 
-/// Meetings of one tenant-day that end close together settle together: their settle jobs fall
-/// due at the same moment (the delay is stretched to the next multiple of itself, at most 30
-/// s), a batch brings them in together (the template's batching window), and one transaction
-/// writes all of their instances and the day item once. The figures stay exact.
-#[tokio::test]
-async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
-    let name = stand_in(
-        "ZOOM_EVENTS_QUEUE_URL",
-        &format!("together-{}", free_port()),
-    );
+/// The metric `name` of every EMF line of `logs`, in order.
+fn metric_values(logs: &str, name: &str) -> Vec<f64> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(&line[line.find('{')?..]).ok())
+        .filter_map(|doc| doc[name].as_f64())
+        .collect()
+}
+
+/// Six meetings of one tenant-day ending close together, sent through a pipeline whose
+/// processor has the extra environment `overrides` and the template's batching; waits until
+/// the day's figures are exact and the queue is drained, then returns the watch's logs.
+async fn six_meetings_ending_together(prefix: &str, overrides: &[(&str, &str)]) -> String {
+    let name = stand_in("ZOOM_EVENTS_QUEUE_URL", &format!("{prefix}-{}", free_port()));
     let queue = create_queue(&name).await;
     // A 30 s delay: every end handled within the same 30 s falls due at the same moment, so
     // six meetings make at most two groups and one holds at least three, however slow this
     // machine is.
-    let mut pipeline = isolated_with(
-        &[],
-        &[
-            ("ZOOM_EVENTS_QUEUE_URL", queue.as_str()),
-            ("ZOOM_SETTLE_DELAY_SECS", "30"),
-        ],
-        1,
-    )
-    .await;
+    let mut all = vec![
+        ("ZOOM_EVENTS_QUEUE_URL", queue.as_str()),
+        ("ZOOM_SETTLE_DELAY_SECS", "30"),
+    ];
+    all.extend_from_slice(overrides);
+    let mut pipeline = isolated_with(&[], &all, 1).await;
     // As the template's event source mapping: up to 100 messages, a 2 s batching window.
     pipeline.poller = Some(start_poller_with(
         &pipeline.watch.api,
         &[(&queue, "zoom-analytics-processor=35=100=2000")],
         1,
     ));
-    let tenant = unique("together");
+    let tenant = unique(prefix);
     connect(&pipeline.watch.api, &tenant).await;
     let e = events_of(&pipeline.sim).await;
     let s = yesterday_morning();
@@ -329,7 +329,7 @@ async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
     let mut bodies = Vec::new();
     let mut joins = 0;
     for i in 0..6i64 {
-        let (uuid, id, start) = (format!("together-{i}=="), 6_000_000 + i, s + i * 120);
+        let (uuid, id, start) = (format!("{prefix}-{i}=="), 6_000_000 + i, s + i * 120);
         bodies.push(e.started(&uuid, id, start));
         for p in 0..=i {
             let who = format!("{i}-{p}");
@@ -347,13 +347,21 @@ async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
                           "peak_concurrent_participants": 6});
     until_summary(&pipeline.watch.api, &tenant, &date, &expected).await;
     drained(&queue).await;
-    let applied: Vec<f64> = pipeline
-        .watch
-        .logs()
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(&line[line.find('{')?..]).ok())
-        .filter_map(|doc| doc["SettleApplied"].as_f64())
-        .collect();
+    let after = summary(&pipeline.watch.api, &tenant, &date).await;
+    for (k, v) in expected.as_object().expect("object") {
+        assert_eq!(after[k], *v, "{k} after the queue drained: {after}");
+    }
+    pipeline.watch.logs()
+}
+
+/// Meetings of one tenant-day that end close together settle together: their settle jobs fall
+/// due at the same moment (the delay is stretched to the next multiple of itself, at most 30
+/// s), a batch brings them in together (the template's batching window), and one transaction
+/// writes all of their instances and the day item once. The figures stay exact.
+#[tokio::test]
+async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
+    let logs = six_meetings_ending_together("together", &[]).await;
+    let applied = metric_values(&logs, "SettleApplied");
     assert_eq!(
         applied.iter().sum::<f64>(),
         6.0,
@@ -363,6 +371,53 @@ async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
         applied.iter().any(|n| *n >= 3.0),
         "at least three meetings settled in one transaction: {applied:?}"
     );
+}
+
+/// A settle of several instances that fails (here injected, as a timeout or contention until
+/// the deadline would) leaves its jobs for redelivery, and a job that comes back settles alone:
+/// one slow moment cannot carry a whole group to the dead-letter queue. Exact all the same.
+#[tokio::test]
+async fn a_failed_settle_group_comes_back_and_each_meeting_settles_alone_exactly() {
+    let logs =
+        six_meetings_ending_together("regroup", &[("ZOOM_FAULT_SETTLE_GROUP", "retry")]).await;
+    assert!(
+        logs.contains("injected failure of a settle of several instances"),
+        "a group was formed and failed"
+    );
+    let alone = metric_values(&logs, "SettleAlone");
+    // The poller makes a failed batch's messages visible again together, 1 s later, inside the
+    // next batching window: the group's jobs come back in one batch, redelivered.
+    assert!(
+        alone.iter().any(|n| *n >= 3.0),
+        "the failed group's jobs came back and settled alone: {alone:?}"
+    );
+    let applied = metric_values(&logs, "SettleApplied");
+    assert_eq!(applied.iter().sum::<f64>(), 6.0, "once each: {applied:?}");
+    assert!(
+        applied.iter().all(|n| *n == 1.0),
+        "no group landed: {applied:?}"
+    );
+    assert!(!logs.contains("\"EventInvalid\""), "nothing dead-lettered");
+}
+
+/// A settle of several instances that DynamoDB refuses as invalid is run again at once
+/// instance by instance, so only an instance at fault would go to the dead-letter queue; here
+/// none is, and every meeting settles once.
+#[tokio::test]
+async fn an_invalid_settle_group_settles_each_meeting_alone_and_dead_letters_none() {
+    let logs =
+        six_meetings_ending_together("invalid", &[("ZOOM_FAULT_SETTLE_GROUP", "invalid")]).await;
+    assert!(
+        logs.contains("a settle of several instances was refused as invalid; settling each alone"),
+        "the group was refused and split"
+    );
+    let applied = metric_values(&logs, "SettleApplied");
+    assert_eq!(applied.iter().sum::<f64>(), 6.0, "once each: {applied:?}");
+    assert!(
+        applied.iter().all(|n| *n == 1.0),
+        "no group landed: {applied:?}"
+    );
+    assert!(!logs.contains("\"EventInvalid\""), "nothing dead-lettered");
 }
 
 /// Points stored one per item before points were chunked (`INSTANCE#{uuid}#POINT#{dedup}`) are

@@ -20,7 +20,18 @@ use crate::failure::Failure;
 use crate::ownership::OwnersMemo;
 use crate::participants::participations;
 use crate::processor::{DEFER_RESERVE, Processor};
+use crate::settings::SettleGroupFault;
 use crate::settle::SETTLES_TOGETHER;
+
+/// The failure [`SettleGroupFault`] stands for.
+fn injected(fault: SettleGroupFault) -> Failure {
+    tracing::warn!(?fault, "injected failure of a settle of several instances");
+    let reason = "injected failure of a settle of several instances".to_owned();
+    match fault {
+        SettleGroupFault::Retry => Failure::Retry(reason),
+        SettleGroupFault::Invalid => Failure::Invalid(reason),
+    }
+}
 
 /// What became of a group's messages.
 #[derive(Default)]
@@ -176,10 +187,14 @@ impl Processor {
             self.metrics.count("SettleAlone", uuids.len() as f64, &[]);
         } else {
             let messages: Vec<&SqsMessage> = jobs.iter().map(|(m, _)| m).collect();
-            let result = self
-                .settle(owner, &uuids, deadline)
-                .instrument(span.clone())
-                .await;
+            let result = match self.settle_group_fault.filter(|_| uuids.len() > 1) {
+                Some(fault) => Err(injected(fault)),
+                None => {
+                    self.settle(owner, &uuids, deadline)
+                        .instrument(span.clone())
+                        .await
+                }
+            };
             if !matches!(result, Err(Failure::Invalid(_))) || uuids.len() == 1 {
                 self.conclude(&messages, result, outcome).await;
                 return;

@@ -43,6 +43,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let lease_secs = exit_on_error(FUNCTION, settings::lease(&env));
     let concurrency = exit_on_error(FUNCTION, settings::concurrency(&env));
     let stop_margin = exit_on_error(FUNCTION, settings::stop_margin(&env));
+    let settle_group_fault = exit_on_error(FUNCTION, settings::settle_group_fault(&env));
     let sdk = zoom_shared::aws::load_config().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table_name);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -63,6 +64,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         crash_after_claim: env
             .optional("ZOOM_FAULT_CRASH_AFTER_CLAIM")
             .map(str::to_owned),
+        settle_group_fault,
         concurrency,
         stop_margin,
     };

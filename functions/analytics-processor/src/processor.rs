@@ -33,6 +33,7 @@ use zoom_shared::owner::Owner;
 use crate::delivery::{attribute, dedup_key, event_name, host_of, instance_of};
 use crate::failure::{Failure, store};
 use crate::ownership::{OwnersMemo, Removal, deauthorize};
+use crate::settings::SettleGroupFault;
 
 /// Groups handled at once within a batch.
 pub const CONCURRENCY: usize = 4;
@@ -78,6 +79,8 @@ pub struct Processor {
     pub lease_secs: i64,
     /// Fault injection for tests: crash right after the first claim of this event type.
     pub crash_after_claim: Option<String>,
+    /// Fault injection for tests: fail every settle of several instances on its first delivery.
+    pub settle_group_fault: Option<SettleGroupFault>,
     /// Groups handled at once within a batch (default [`CONCURRENCY`]).
     pub concurrency: usize,
     /// How long before the deadline no further message is started (default [`STOP_MARGIN`];

@@ -64,6 +64,29 @@ pub fn concurrency(env: &Env) -> Result<usize, ConfigError> {
     )
 }
 
+/// A fault injected into every settle of several instances on its jobs' first delivery (tests
+/// of the fallbacks; never set in AWS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleGroupFault {
+    /// The group fails as an outage would: its jobs come back and settle alone.
+    Retry,
+    /// DynamoDB "refuses" the group as invalid: each instance is settled alone at once.
+    Invalid,
+}
+
+/// `ZOOM_FAULT_SETTLE_GROUP`: `retry` or `invalid` (see [`SettleGroupFault`]); unset, none.
+pub fn settle_group_fault(env: &Env) -> Result<Option<SettleGroupFault>, ConfigError> {
+    match env.optional("ZOOM_FAULT_SETTLE_GROUP").map(str::trim) {
+        None => Ok(None),
+        Some("retry") => Ok(Some(SettleGroupFault::Retry)),
+        Some("invalid") => Ok(Some(SettleGroupFault::Invalid)),
+        Some(_) => Err(ConfigError::Invalid {
+            name: "ZOOM_FAULT_SETTLE_GROUP",
+            reason: "must be retry or invalid",
+        }),
+    }
+}
+
 /// `ZOOM_PROCESSOR_STOP_MARGIN_SECS`: how long before the deadline no message is started.
 pub fn stop_margin(env: &Env) -> Result<Duration, ConfigError> {
     parsed(
@@ -91,6 +114,18 @@ mod tests {
         assert_eq!(lease(&e).ok(), Some(60));
         assert_eq!(concurrency(&e).ok(), Some(CONCURRENCY));
         assert_eq!(stop_margin(&e).ok(), Some(STOP_MARGIN));
+        assert_eq!(settle_group_fault(&e).ok(), Some(None), "no fault in AWS");
+    }
+
+    #[test]
+    fn a_settle_group_fault_is_retry_or_invalid_and_nothing_else() {
+        let fault = |v: &str| settle_group_fault(&env(&[("ZOOM_FAULT_SETTLE_GROUP", v)]));
+        assert_eq!(fault("retry").ok(), Some(Some(SettleGroupFault::Retry)));
+        assert_eq!(fault(" invalid ").ok(), Some(Some(SettleGroupFault::Invalid)));
+        for value in ["", "Retry", "yes", "1"] {
+            let error = fault(value).expect_err(value).to_string();
+            assert!(error.contains("ZOOM_FAULT_SETTLE_GROUP"), "{error}");
+        }
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl<O: OwnerResolver, R: AnalyticsReader> AnalyticsHandler<O, R> {
         let stored_days = days.unwrap_or_else(|| {
             host_days
                 .iter()
-                .filter(|d| d.host_id.is_some() && d.host_id == host)
+                .filter(|d| d.host_id == host)
                 .cloned()
                 .collect()
         });

@@ -1164,12 +1164,14 @@ fn verdicts(measured: &[Measured]) -> String {
         "## verdicts (measured, not enforced)\n\n| scenario | WRU+RRU per event | largest item (bytes) | ≤ 4 KB | USD per million events (local processor time) | ≤ $2 | USD per million (processor time as in AWS) | ≤ $2 |\n|---|---|---|---|---|---|---|---|\n",
     );
     let mut units = Vec::new();
+    let mut named = Vec::new();
     for m in measured {
         let cost = m.cost();
         let largest = m.items["max_item_bytes"].as_u64().unwrap_or(0);
         let per_event = cost.wru + cost.rru;
         if m.exact {
             units.push(per_event);
+            named.push((m.name.as_str(), per_event));
         }
         let _ = writeln!(
             out,
@@ -1199,7 +1201,38 @@ fn verdicts(measured: &[Measured]) -> String {
             if spread <= 0.10 { "yes" } else { "NO" }
         );
     }
+    if let Some(line) = dearer_than_small(&named) {
+        out.push_str(&line);
+    }
     out
+}
+
+/// The second reading of "the same units per event": whether any scenario's event costs more
+/// than the small tenant's by more than 10 % (work growing with the size of the day or the
+/// meeting); a scenario cheaper per event passes. `None` without an exact `small` to compare.
+fn dearer_than_small(units: &[(&str, f64)]) -> Option<String> {
+    let small = units
+        .iter()
+        .find(|(name, _)| *name == "small")
+        .map(|(_, u)| *u)
+        .filter(|u| *u > 0.0)?;
+    let others: Vec<String> = units
+        .iter()
+        .filter(|(name, _)| *name != "small")
+        .map(|(name, u)| format!("{name} {:+.1} %", (u - small) / small * 100.0))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    let dearest = units
+        .iter()
+        .map(|(_, u)| (u - small) / small)
+        .fold(f64::MIN, f64::max);
+    Some(format!(
+        "\nNo scenario dearer per event than `small` by more than 10 % ({}): **{}**\n",
+        others.join(", "),
+        if dearest <= 0.10 { "yes" } else { "NO" }
+    ))
 }
 
 #[cfg(test)]
@@ -1235,6 +1268,19 @@ mod tests {
             let start = start_in_day(day, i);
             assert!(start >= day && start + 30 * 60 < day + 86_400, "{i}");
         }
+    }
+
+    #[test]
+    fn a_scenario_cheaper_per_event_than_small_passes_and_a_dearer_one_fails() {
+        let line = dearer_than_small(&[("small", 2.0), ("day", 2.1), ("meeting", 0.3)])
+            .expect("small measured");
+        assert!(line.contains("day +5.0 %"), "{line}");
+        assert!(line.contains("meeting -85.0 %"), "{line}");
+        assert!(line.ends_with("**yes**\n"), "{line}");
+        let line = dearer_than_small(&[("small", 2.0), ("day", 2.3)]).expect("small measured");
+        assert!(line.ends_with("**NO**\n"), "{line}");
+        assert_eq!(dearer_than_small(&[("day", 2.0), ("meeting", 0.3)]), None);
+        assert_eq!(dearer_than_small(&[("small", 2.0)]), None);
     }
 
     #[test]
