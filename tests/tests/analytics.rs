@@ -303,7 +303,10 @@ fn metric_values(logs: &str, name: &str) -> Vec<f64> {
 /// processor has the extra environment `overrides` and the template's batching; waits until
 /// the day's figures are exact and the queue is drained, then returns the watch's logs.
 async fn six_meetings_ending_together(prefix: &str, overrides: &[(&str, &str)]) -> String {
-    let name = stand_in("ZOOM_EVENTS_QUEUE_URL", &format!("{prefix}-{}", free_port()));
+    let name = stand_in(
+        "ZOOM_EVENTS_QUEUE_URL",
+        &format!("{prefix}-{}", free_port()),
+    );
     let queue = create_queue(&name).await;
     // A 30 s delay: every end handled within the same 30 s falls due at the same moment, so
     // six meetings make at most two groups and one holds at least three, however slow this

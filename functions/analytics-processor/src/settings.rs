@@ -121,8 +121,12 @@ mod tests {
     fn a_settle_group_fault_is_retry_or_invalid_and_nothing_else() {
         let fault = |v: &str| settle_group_fault(&env(&[("ZOOM_FAULT_SETTLE_GROUP", v)]));
         assert_eq!(fault("retry").ok(), Some(Some(SettleGroupFault::Retry)));
-        assert_eq!(fault(" invalid ").ok(), Some(Some(SettleGroupFault::Invalid)));
-        for value in ["", "Retry", "yes", "1"] {
+        assert_eq!(
+            fault(" invalid ").ok(),
+            Some(Some(SettleGroupFault::Invalid))
+        );
+        assert_eq!(fault("").ok(), Some(None), "empty is unset, as everywhere");
+        for value in ["Retry", "yes", "1"] {
             let error = fault(value).expect_err(value).to_string();
             assert!(error.contains("ZOOM_FAULT_SETTLE_GROUP"), "{error}");
         }
