@@ -376,6 +376,18 @@ async fn meetings_ending_together_settle_in_one_transaction_and_stay_exact() {
     );
 }
 
+/// Asserts that the six meetings settled once each, each in a transaction of its own, and that
+/// nothing went to the dead-letter queue.
+fn each_meeting_settled_alone_once(logs: &str) {
+    let applied = metric_values(logs, "SettleApplied");
+    assert_eq!(applied.iter().sum::<f64>(), 6.0, "once each: {applied:?}");
+    assert!(
+        applied.iter().all(|n| *n == 1.0),
+        "no group landed: {applied:?}"
+    );
+    assert!(!logs.contains("\"EventInvalid\""), "nothing dead-lettered");
+}
+
 /// A settle of several instances that fails (here injected, as a timeout or contention until
 /// the deadline would) leaves its jobs for redelivery, and a job that comes back settles alone:
 /// one slow moment cannot carry a whole group to the dead-letter queue. Exact all the same.
@@ -394,13 +406,7 @@ async fn a_failed_settle_group_comes_back_and_each_meeting_settles_alone_exactly
         alone.iter().any(|n| *n >= 3.0),
         "the failed group's jobs came back and settled alone: {alone:?}"
     );
-    let applied = metric_values(&logs, "SettleApplied");
-    assert_eq!(applied.iter().sum::<f64>(), 6.0, "once each: {applied:?}");
-    assert!(
-        applied.iter().all(|n| *n == 1.0),
-        "no group landed: {applied:?}"
-    );
-    assert!(!logs.contains("\"EventInvalid\""), "nothing dead-lettered");
+    each_meeting_settled_alone_once(&logs);
 }
 
 /// A settle of several instances that DynamoDB refuses as invalid is run again at once
@@ -414,13 +420,7 @@ async fn an_invalid_settle_group_settles_each_meeting_alone_and_dead_letters_non
         logs.contains("a settle of several instances was refused as invalid; settling each alone"),
         "the group was refused and split"
     );
-    let applied = metric_values(&logs, "SettleApplied");
-    assert_eq!(applied.iter().sum::<f64>(), 6.0, "once each: {applied:?}");
-    assert!(
-        applied.iter().all(|n| *n == 1.0),
-        "no group landed: {applied:?}"
-    );
-    assert!(!logs.contains("\"EventInvalid\""), "nothing dead-lettered");
+    each_meeting_settled_alone_once(&logs);
 }
 
 /// Points stored one per item before points were chunked (`INSTANCE#{uuid}#POINT#{dedup}`) are
