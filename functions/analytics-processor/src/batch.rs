@@ -23,10 +23,13 @@ use crate::processor::{DEFER_RESERVE, Processor};
 use crate::settings::SettleGroupFault;
 use crate::settle::SETTLES_TOGETHER;
 
+/// What an injected settle-group failure says, in its log line and as its reason.
+const INJECTED: &str = "injected failure of a settle of several instances";
+
 /// The failure [`SettleGroupFault`] stands for.
 fn injected(fault: SettleGroupFault) -> Failure {
-    tracing::warn!(?fault, "injected failure of a settle of several instances");
-    let reason = "injected failure of a settle of several instances".to_owned();
+    tracing::warn!(?fault, "{INJECTED}");
+    let reason = INJECTED.to_owned();
     match fault {
         SettleGroupFault::Retry => Failure::Retry(reason),
         SettleGroupFault::Invalid => Failure::Invalid(reason),

@@ -1163,14 +1163,12 @@ fn verdicts(measured: &[Measured]) -> String {
     let mut out = String::from(
         "## verdicts (measured, not enforced)\n\n| scenario | WRU+RRU per event | largest item (bytes) | ≤ 4 KB | USD per million events (local processor time) | ≤ $2 | USD per million (processor time as in AWS) | ≤ $2 |\n|---|---|---|---|---|---|---|---|\n",
     );
-    let mut units = Vec::new();
     let mut named = Vec::new();
     for m in measured {
         let cost = m.cost();
         let largest = m.items["max_item_bytes"].as_u64().unwrap_or(0);
         let per_event = cost.wru + cost.rru;
         if m.exact {
-            units.push(per_event);
             named.push((m.name.as_str(), per_event));
         }
         let _ = writeln!(
@@ -1189,10 +1187,10 @@ fn verdicts(measured: &[Measured]) -> String {
             }
         );
     }
-    if units.len() > 1 {
-        let (low, high) = units
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), u| (l.min(*u), h.max(*u)));
+    if named.len() > 1 {
+        let (low, high) = named.iter().fold((f64::MAX, f64::MIN), |(l, h), (_, u)| {
+            (l.min(*u), h.max(*u))
+        });
         let spread = if low > 0.0 { (high - low) / low } else { 0.0 };
         let _ = writeln!(
             out,
