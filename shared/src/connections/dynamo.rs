@@ -348,6 +348,29 @@ impl ConnectionStore for DynamoConnections {
         )
     }
 
+    async fn expire_access_token(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        conditional(
+            self.table
+                .client()
+                .update_item()
+                .table_name(self.table.name())
+                .set_key(Some(connection_key(tenant)))
+                .update_expression("SET access_expires_at = :now")
+                .condition_expression("connection_id = :cid AND version = :version")
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":cid", s(connection_id))
+                .expression_attribute_values(":version", n(version))
+                .send()
+                .await,
+        )
+    }
+
     async fn keep_pending_pair(&self, r: &Refreshed) -> Result<(), StoreError> {
         // UpdateItem (an upsert): every function that refreshes tokens holds it already.
         let mut expression = "SET access_token = :at, refresh_token = :rt, \

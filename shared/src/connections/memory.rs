@@ -163,6 +163,24 @@ impl ConnectionStore for MemoryConnections {
         Ok(true)
     }
 
+    async fn expire_access_token(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut items = self.items();
+        let Some((c, _)) = items.get_mut(tenant) else {
+            return Ok(false);
+        };
+        if c.connection_id != connection_id || c.version != version {
+            return Ok(false);
+        }
+        c.access_expires_at = now;
+        Ok(true)
+    }
+
     async fn keep_pending_pair(&self, pair: &Refreshed) -> Result<(), StoreError> {
         self.pending().insert(
             (pair.tenant_id.clone(), pair.connection_id.clone()),

@@ -101,6 +101,18 @@ pub trait ConnectionStore: Send + Sync {
         version: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records that Zoom rejected the stored access token, by moving its expiry to `now`, if
+    /// the connection is still `connection_id` at `version` (the version is kept: the tokens
+    /// are unchanged). The next caller in any process then refreshes before calling Zoom,
+    /// with its whole budget, instead of spending it on the dead token first.
+    fn expire_access_token(
+        &self,
+        tenant: &str,
+        connection_id: &str,
+        version: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Keeps a rotated pair that could not be stored on the connection in an item of its own
     /// (in the connection's data partition, so a purge removes it), for any process to roll
     /// forward ([`ConnectionStore::pending_pair`]). One per connection; a later one replaces it.

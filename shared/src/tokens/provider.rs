@@ -9,9 +9,12 @@
 //!   stores the new pair with a version check, the others wait and re-read;
 //! - on `invalid_grant` the item is re-read first: only if nobody else refreshed meanwhile is
 //!   the connection marked `needs_reauth`;
-//! - a refresh starts only with enough of the request's budget left for Zoom's answer
-//!   ([`OAUTH_TIMEOUT`]) and for storing it ([`STORE_RESERVE`]), else the caller gets a 503 to
-//!   retry: a rotated pair is never abandoned by a request that runs out of time;
+//! - a refresh starts only with enough time left for Zoom's answer ([`OAUTH_TIMEOUT`]) and for
+//!   storing it ([`STORE_RESERVE`]) before the Lambda can end (which is at least
+//!   [`MARGIN`] after the request's budget), else the caller gets a 503 to retry: a
+//!   rotated pair is never abandoned by a request that runs out of time. If Zoom had rejected
+//!   the stored token, its expiry is moved to now first, so the retry (in any process)
+//!   refreshes before it calls Zoom, with its whole budget;
 //! - the rotated pair is stored (conditioned on the connection and grant it refreshed) with
 //!   retries within [`STORE_RESERVE`]; if storing still fails, the pair is kept aside in an
 //!   item of its own and in this process, and the lease let go: the next refresh by any
@@ -31,6 +34,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::vault::{Vault, VaultError};
 use crate::connections::{Connection, ConnectionStatus, ConnectionStore, Refreshed};
+use crate::http::deadline::MARGIN;
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::zoom::http_client::OAUTH_TIMEOUT;
@@ -457,10 +461,24 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                 if self.roll_forward(&current).await? {
                     continue;
                 }
-                if deadline.saturating_duration_since(Instant::now())
-                    < OAUTH_TIMEOUT + STORE_RESERVE / 2
+                if (deadline + MARGIN).saturating_duration_since(Instant::now())
+                    < OAUTH_TIMEOUT + STORE_RESERVE
                 {
-                    // Not enough time to refresh and store safely: the next request will.
+                    // Not enough time to refresh and store safely: the next request will,
+                    // first thing, if this one tells it that Zoom rejected the stored token.
+                    if let Stale::Rejected(_) = stale
+                        && let Err(e) = self
+                            .store
+                            .expire_access_token(
+                                tenant,
+                                &current.connection_id,
+                                current.version,
+                                now_secs(),
+                            )
+                            .await
+                    {
+                        tracing::warn!(error = %e, "could not record the rejected token");
+                    }
                     self.store.release_lease(tenant, &self.owner_id).await?;
                     tracing::info!("too little of the request's budget left to refresh safely");
                     return Err(TokenError::Busy);
@@ -637,6 +655,17 @@ mod tests {
             version: i64,
         ) -> Result<bool, StoreError> {
             self.as_ref().mark_needs_reauth(tenant, id, version).await
+        }
+        async fn expire_access_token(
+            &self,
+            tenant: &str,
+            id: &str,
+            version: i64,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            self.as_ref()
+                .expire_access_token(tenant, id, version, now)
+                .await
         }
         async fn keep_pending_pair(&self, pair: &Refreshed) -> Result<(), StoreError> {
             self.as_ref().keep_pending_pair(pair).await
@@ -913,6 +942,17 @@ mod tests {
         ) -> Result<bool, StoreError> {
             self.inner.mark_needs_reauth(tenant, id, version).await
         }
+        async fn expire_access_token(
+            &self,
+            tenant: &str,
+            id: &str,
+            version: i64,
+            now: i64,
+        ) -> Result<bool, StoreError> {
+            self.inner
+                .expire_access_token(tenant, id, version, now)
+                .await
+        }
         async fn keep_pending_pair(&self, pair: &Refreshed) -> Result<(), StoreError> {
             self.inner.keep_pending_pair(pair).await
         }
@@ -1118,6 +1158,26 @@ mod tests {
             p.fresh("acme", later()).await.is_ok(),
             "with time it refreshes"
         );
+    }
+
+    #[tokio::test]
+    async fn a_rejected_token_without_the_time_to_refresh_is_refreshed_first_by_the_next_call() {
+        let (store, zoom, vault) = setup(3600).await;
+        let p = provider(&store, &zoom, &vault);
+        let used = p.fresh("acme", later()).await.expect("token");
+        assert_eq!(used.access_token.expose_secret(), "at-initial");
+        let soon = Instant::now() + Duration::from_secs(2);
+        assert!(matches!(
+            p.after_unauthorized("acme", &used, soon).await,
+            Err(TokenError::Busy)
+        ));
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 0, "Zoom was not asked");
+        // Another process, which never saw the 401, refreshes before using the dead token.
+        let other = provider(&store, &zoom, &vault);
+        let next = other.fresh("acme", later()).await.expect("token");
+        assert_eq!(next.access_token.expose_secret(), "at-0");
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
