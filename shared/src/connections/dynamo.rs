@@ -351,7 +351,7 @@ impl ConnectionStore for DynamoConnections {
     async fn expire_access_token(
         &self,
         tenant: &str,
-        connection_id: &str,
+        (connection_id, connected_at): (&str, i64),
         version: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -362,8 +362,11 @@ impl ConnectionStore for DynamoConnections {
                 .table_name(self.table.name())
                 .set_key(Some(connection_key(tenant)))
                 .update_expression("SET access_expires_at = :now")
-                .condition_expression("connection_id = :cid AND version = :version")
+                .condition_expression(
+                    "connection_id = :cid AND connected_at = :cat AND version = :version",
+                )
                 .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":cat", n(connected_at))
                 .expression_attribute_values(":cid", s(connection_id))
                 .expression_attribute_values(":version", n(version))
                 .send()

@@ -166,7 +166,7 @@ impl ConnectionStore for MemoryConnections {
     async fn expire_access_token(
         &self,
         tenant: &str,
-        connection_id: &str,
+        (connection_id, connected_at): (&str, i64),
         version: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -174,7 +174,10 @@ impl ConnectionStore for MemoryConnections {
         let Some((c, _)) = items.get_mut(tenant) else {
             return Ok(false);
         };
-        if c.connection_id != connection_id || c.version != version {
+        if c.connection_id != connection_id
+            || c.connected_at != connected_at
+            || c.version != version
+        {
             return Ok(false);
         }
         c.access_expires_at = now;

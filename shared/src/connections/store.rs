@@ -102,13 +102,14 @@ pub trait ConnectionStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Records that Zoom rejected the stored access token, by moving its expiry to `now`, if
-    /// the connection is still `connection_id` at `version` (the version is kept: the tokens
-    /// are unchanged). The next caller in any process then refreshes before calling Zoom,
-    /// with its whole budget, instead of spending it on the dead token first.
+    /// the connection is still `connection` (its id, and when it connected) at `version` (the
+    /// version is kept: the tokens are unchanged). The next caller in any process then
+    /// refreshes before calling Zoom, with its whole budget, instead of spending it on the dead
+    /// token first.
     fn expire_access_token(
         &self,
         tenant: &str,
-        connection_id: &str,
+        connection: (&str, i64),
         version: i64,
         now: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use lambda_http::{Body, Request, RequestExt, Response, service_fn};
 
-use super::{ApiError, Matched, Router};
+use super::{ApiError, Matched, Router, deadline};
 use crate::metrics::Metrics;
 
 /// A function's request handler: one method that receives the resolved route.
@@ -49,7 +49,9 @@ where
     let (label, result) = match resolved {
         Ok(matched) => {
             let label = format!("{method} {}", matched.pattern);
-            (label, handler.handle(matched, request).await)
+            let end = deadline::function_end(&request);
+            let handled = deadline::within_invocation(end, handler.handle(matched, request));
+            (label, handled.await)
         }
         Err(error) => ("unmatched".to_owned(), Err(error)),
     };

@@ -10,8 +10,8 @@
 //! - on `invalid_grant` the item is re-read first: only if nobody else refreshed meanwhile is
 //!   the connection marked `needs_reauth`;
 //! - a refresh starts only with enough time left for Zoom's answer ([`OAUTH_TIMEOUT`]) and for
-//!   storing it ([`STORE_RESERVE`]) before the Lambda can end (which is at least
-//!   [`MARGIN`] after the request's budget), else the caller gets a 503 to retry: a
+//!   storing it ([`STORE_RESERVE`]) before the Lambda can end (the invocation's end, or at
+//!   least [`MARGIN`] after the caller's budget), else the caller gets a 503 to retry: a
 //!   rotated pair is never abandoned by a request that runs out of time. If Zoom had rejected
 //!   the stored token, its expiry is moved to now first, so the retry (in any process)
 //!   refreshes before it calls Zoom, with its whole budget;
@@ -34,7 +34,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::vault::{Vault, VaultError};
 use crate::connections::{Connection, ConnectionStatus, ConnectionStore, Refreshed};
-use crate::http::deadline::MARGIN;
+use crate::http::deadline::{MARGIN, invocation_end};
 use crate::metrics::Metrics;
 use crate::store::StoreError;
 use crate::zoom::http_client::OAUTH_TIMEOUT;
@@ -461,9 +461,10 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                 if self.roll_forward(&current).await? {
                     continue;
                 }
-                if (deadline + MARGIN).saturating_duration_since(Instant::now())
-                    < OAUTH_TIMEOUT + STORE_RESERVE
-                {
+                // The invocation's end when the request loop set it; else the least any
+                // caller's budget leaves before it (`budget` keeps `MARGIN` back).
+                let end = invocation_end().unwrap_or(deadline + MARGIN);
+                if end.saturating_duration_since(Instant::now()) < OAUTH_TIMEOUT + STORE_RESERVE {
                     // Not enough time to refresh and store safely: the next request will,
                     // first thing, if this one tells it that Zoom rejected the stored token.
                     if let Stale::Rejected(_) = stale
@@ -471,7 +472,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                             .store
                             .expire_access_token(
                                 tenant,
-                                &current.connection_id,
+                                (&current.connection_id, current.connected_at),
                                 current.version,
                                 now_secs(),
                             )
@@ -659,7 +660,7 @@ mod tests {
         async fn expire_access_token(
             &self,
             tenant: &str,
-            id: &str,
+            id: (&str, i64),
             version: i64,
             now: i64,
         ) -> Result<bool, StoreError> {
@@ -945,7 +946,7 @@ mod tests {
         async fn expire_access_token(
             &self,
             tenant: &str,
-            id: &str,
+            id: (&str, i64),
             version: i64,
             now: i64,
         ) -> Result<bool, StoreError> {

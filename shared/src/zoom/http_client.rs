@@ -19,10 +19,8 @@ pub fn build() -> reqwest::Client {
 
 /// Longest wait for Zoom's OAuth endpoint. A refresh starts only with this much time left
 /// before the Lambda can end (plus the time to store its answer), so the whole refresh, and the
-/// storing of the rotated pair, ends inside the Lambda's 10 s. 4 s leaves a request
-/// (budget 7.3 s) about 2.5 s for its work before a refresh (reading the connection, a Zoom
-/// call that answers 401) on a slow machine, where 6 s left it 0.55 s.
-pub const OAUTH_TIMEOUT: Duration = Duration::from_secs(4);
+/// storing of the rotated pair, ends inside the Lambda's 10 s.
+pub const OAUTH_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// A transport failure of an OAuth request (never carries a request body).
 #[derive(Debug, thiserror::Error)]
