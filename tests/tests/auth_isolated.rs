@@ -141,7 +141,7 @@ async fn a_token_rejected_too_late_to_refresh_safely_is_refreshed_first_by_the_r
     connect(&env.watch.api, &tenant).await;
     env.sim.post("tokens/revoke", json!({"all": true})).await;
     // Zoom takes 3 s to answer each of the next two calls with the dead token: then less
-    // than the 6 s answer and 1.5 s store a refresh needs is left of the function's 10 s
+    // than the 6 s answer, 1.5 s store and 0.7 s margin a refresh needs is left of the 10 s
     // (however fast the machine), so none is started.
     env.sim
         .post(

@@ -139,6 +139,21 @@ fn conditional<T, E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
     }
 }
 
+/// The condition that the item is still the grant `connection_id` made at `connected_at`
+/// (values `:cid` and `:cat`). An item written before connections had ids (read as `legacy`,
+/// connected at 0) has neither attribute: its grant is "the attribute is absent".
+fn same_grant(connection_id: &str, connected_at: i64) -> &'static str {
+    match (connection_id == LEGACY_CONNECTION, connected_at == 0) {
+        (false, false) => "connection_id = :cid AND connected_at = :cat",
+        (false, true) => {
+            "connection_id = :cid AND (connected_at = :cat OR attribute_not_exists(connected_at))"
+        }
+        (true, _) => {
+            "(connection_id = :cid OR attribute_not_exists(connection_id)) AND (connected_at = :cat OR attribute_not_exists(connected_at))"
+        }
+    }
+}
+
 impl ConnectionStore for DynamoConnections {
     async fn get(&self, tenant: &str) -> Result<Option<Connection>, StoreError> {
         match self.table.get(connection_key(tenant), true).await? {
@@ -277,17 +292,7 @@ impl ConnectionStore for DynamoConnections {
         if let Some(api) = &r.api_url {
             request = request.expression_attribute_values(":api", s(api));
         }
-        // An item written before connections had ids (read as `legacy`, connected at 0) has
-        // neither attribute: its grant is "the attribute is absent".
-        let grant = match (r.connection_id == LEGACY_CONNECTION, r.connected_at == 0) {
-            (false, false) => "connection_id = :cid AND connected_at = :cat",
-            (false, true) => {
-                "connection_id = :cid AND (connected_at = :cat OR attribute_not_exists(connected_at))"
-            }
-            (true, _) => {
-                "(connection_id = :cid OR attribute_not_exists(connection_id)) AND (connected_at = :cat OR attribute_not_exists(connected_at))"
-            }
-        };
+        let grant = same_grant(&r.connection_id, r.connected_at);
         request = if r.force {
             request.condition_expression(grant)
         } else {
@@ -362,9 +367,10 @@ impl ConnectionStore for DynamoConnections {
                 .table_name(self.table.name())
                 .set_key(Some(connection_key(tenant)))
                 .update_expression("SET access_expires_at = :now")
-                .condition_expression(
-                    "connection_id = :cid AND connected_at = :cat AND version = :version",
-                )
+                .condition_expression(format!(
+                    "{} AND version = :version",
+                    same_grant(connection_id, connected_at)
+                ))
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":cat", n(connected_at))
                 .expression_attribute_values(":cid", s(connection_id))

@@ -10,8 +10,9 @@
 //! - on `invalid_grant` the item is re-read first: only if nobody else refreshed meanwhile is
 //!   the connection marked `needs_reauth`;
 //! - a refresh starts only with enough time left for Zoom's answer ([`OAUTH_TIMEOUT`]) and for
-//!   storing it ([`STORE_RESERVE`]) before the Lambda can end (the invocation's end, or at
-//!   least [`MARGIN`] after the caller's budget), else the caller gets a 503 to retry: a
+//!   storing it ([`STORE_RESERVE`]), and [`MARGIN`] more, before the Lambda can end (the
+//!   invocation's end the request loop knows, else [`MARGIN`] after the caller's deadline),
+//!   else the caller gets a 503 to retry: a
 //!   rotated pair is never abandoned by a request that runs out of time. If Zoom had rejected
 //!   the stored token, its expiry is moved to now first, so the retry (in any process)
 //!   refreshes before it calls Zoom, with its whole budget;
@@ -461,10 +462,14 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                 if self.roll_forward(&current).await? {
                     continue;
                 }
-                // The invocation's end when the request loop set it; else the least any
-                // caller's budget leaves before it (`budget` keeps `MARGIN` back).
+                // The invocation's end when the request loop set it; else the least a
+                // caller's budget leaves before it (`budget` keeps `MARGIN` back). `MARGIN` is
+                // kept here too: storing can overrun its reserve by one slow attempt, and
+                // keeping the pair aside comes after it.
                 let end = invocation_end().unwrap_or(deadline + MARGIN);
-                if end.saturating_duration_since(Instant::now()) < OAUTH_TIMEOUT + STORE_RESERVE {
+                if end.saturating_duration_since(Instant::now())
+                    < OAUTH_TIMEOUT + STORE_RESERVE + MARGIN
+                {
                     // Not enough time to refresh and store safely: the next request will,
                     // first thing, if this one tells it that Zoom rejected the stored token.
                     if let Stale::Rejected(_) = stale
@@ -481,7 +486,7 @@ impl<S: ConnectionStore, R: Refresher> TokenProvider<S, R> {
                         tracing::warn!(error = %e, "could not record the rejected token");
                     }
                     self.store.release_lease(tenant, &self.owner_id).await?;
-                    tracing::info!("too little of the request's budget left to refresh safely");
+                    tracing::info!("too little of the invocation left to refresh safely");
                     return Err(TokenError::Busy);
                 }
                 return self.refresh_holding_lease(current).await;
@@ -1179,6 +1184,25 @@ mod tests {
         assert_eq!(next.access_token.expose_secret(), "at-0");
         assert_eq!(zoom.calls.load(Ordering::SeqCst), 1);
         assert_eq!(zoom.invalid.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn the_invocations_end_decides_whether_a_refresh_may_start() {
+        use crate::http::deadline::within_invocation;
+        let (store, zoom, vault) = setup(0).await;
+        let p = provider(&store, &zoom, &vault);
+        let (near, far) = (Duration::from_secs(5), Duration::from_secs(9));
+        // A near invocation end refuses, whatever the caller's deadline.
+        let refused = within_invocation(Instant::now() + near, p.fresh("acme", later())).await;
+        assert!(matches!(refused, Err(TokenError::Busy)));
+        assert_eq!(zoom.calls.load(Ordering::SeqCst), 0, "Zoom was not asked");
+        // A far one lets a refresh start after the caller's (shorter) budget is mostly spent.
+        let soon = Instant::now() + Duration::from_secs(2);
+        let token = within_invocation(Instant::now() + far, p.fresh("acme", soon)).await;
+        assert_eq!(
+            token.expect("refreshed").access_token.expose_secret(),
+            "at-0"
+        );
     }
 
     #[tokio::test]
